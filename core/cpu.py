@@ -1,0 +1,175 @@
+"""vCPU state, the CPU-state layout frontends declare, and the exceptions that leave a TB.
+
+The CPU state is a flat list of integer slots (``cpu.env``), the layout of which a
+frontend declares with :class:`StateLayout`; guest registers are *global* temps backed by
+those slots.  A flat list keeps the interpreter simple and gives code-generating
+backends a fixed "env" block to address (r6 + 8 * slot on the ARM host).
+
+Leaving a TB early is a Python exception, as QEMU's ``cpu_loop_exit`` is a longjmp:
+:class:`CpuLoopExit` for architectural events a helper raises (halt, yield, supervisor
+call, atomic step...), :class:`GuestFault` for memory faults raised by the softmmu.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import TYPE_CHECKING, Any, Callable
+
+from attrs import define, field
+
+from .ir import I32, CallFlag, Helper, Temp, TempKind, TempType
+
+if TYPE_CHECKING:
+    from .machine import Machine
+    from .softmmu import SoftMMU
+
+
+class EXCP(enum.IntEnum):
+    """Why a vCPU left its TB (QEMU's EXCP_*)."""
+
+    INTERRUPT = 0x10000
+    HLT = 0x10001  # WFI: idle until woken
+    DEBUG = 0x10002
+    HALTED = 0x10003
+    YIELD = 0x10004  # give up the rest of the slice (YIELD, WFE)
+    ATOMIC = 0x10005  # run the next instruction with every other vCPU stopped
+    UDEF = 1  # undefined instruction
+    SWI = 2  # supervisor call (SVC)
+    PREFETCH_ABORT = 3
+    DATA_ABORT = 4
+    HVC = 11
+    SEMIHOST = 0x10006  # HLT 0xf000 / SVC 0x123456 recognised by the frontend
+    EXIT = 0x10007  # the machine was told to stop (power off, semihosting exit)
+
+
+class CPURunState(enum.Enum):
+    RUNNING = "running"
+    HALTED = "halted"  # WFI: waits for a wake-up
+    OFF = "off"  # powered off (secondaries before PSCI CPU_ON)
+
+
+class GuestException(Exception):
+    """Base of the exceptions that leave a TB. ``pc`` is the guest pc of the instruction."""
+
+    excp: EXCP = EXCP.INTERRUPT
+    restore = False  # True: the backend rewinds the guest pc to the faulting instruction
+
+    def __init__(self, excp: EXCP | None = None, *, pc: int | None = None, message: str = "",
+                 info: Any = None):
+        super().__init__(message or (excp.name if excp is not None else type(self).__name__))
+        if excp is not None:
+            self.excp = excp
+        self.pc = pc
+        self.message = message
+        self.info = info
+        self.executed = 0  # guest instructions the TB completed (including this one)
+
+
+class CpuLoopExit(GuestException):
+    """A helper ends the TB for an architectural reason (the pc is already written)."""
+
+
+class GuestFault(GuestException):
+    """A memory access failed: data abort (or prefetch abort on code fetch)."""
+
+    restore = True
+
+    def __init__(self, excp: EXCP, *, addr: int, size: int, access: str, reason: str = "unmapped"):
+        super().__init__(excp, message=f"{access} of {size} byte{'s' if size != 1 else ''} "
+                                       f"at {addr:#010x}")
+        self.addr = addr
+        self.size = size
+        self.access = access  # "load", "store", "fetch"
+        self.reason = reason
+
+
+@define
+class StateLayout:
+    """The slots of a frontend's CPU state, with the global temps that name them."""
+
+    names: list[str] = field(factory=list)
+    types: list[TempType] = field(factory=list)
+    resets: list[int] = field(factory=list)
+    globals: dict[str, Temp] = field(factory=dict)
+
+    def add(self, name: str, type: TempType = I32, reset: int = 0, is_global: bool = True) -> int:
+        """Add a slot; returns its index.  ``is_global`` makes it an IR global temp too."""
+        if name in self.names:
+            raise ValueError(f"state slot {name!r} declared twice")
+        slot = len(self.names)
+        self.names.append(name)
+        self.types.append(type)
+        self.resets.append(reset)
+        if is_global:
+            self.globals[name] = Temp(TempKind.GLOBAL, type, slot, name)
+        return slot
+
+    def slot(self, name: str) -> int:
+        return self.names.index(name)
+
+    def new_env(self) -> list[int]:
+        return list(self.resets)
+
+
+@define
+class CPUStats:
+    """Per-vCPU counters of the machine itself (policies keep their own)."""
+
+    insns: int = 0
+    tbs_executed: int = 0
+    tbs_translated: int = 0
+    tb_chain_hits: int = 0
+    tlb_fills: int = 0
+    tlb_flushes: int = 0
+    slow_loads: int = 0
+    slow_stores: int = 0
+    smc_invalidations: int = 0
+    exceptions: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {a.name: getattr(self, a.name) for a in self.__attrs_attrs__}
+
+
+class CPUState:
+    """One vCPU: its env slots, run state, TLB (through ``mmu``) and queued work."""
+
+    def __init__(self, machine: "Machine", index: int, layout: StateLayout):
+        self.machine = machine
+        self.index = index
+        self.env: list[int] = layout.new_env()
+        self.run_state = CPURunState.RUNNING if index == 0 else CPURunState.OFF
+        self.stats = CPUStats()
+        self.mmu: SoftMMU = None  # type: ignore[assignment]  # set by the machine
+        self.work: list[Callable[[CPUState], None]] = []  # async_run_on_cpu queue
+        self.last_tb = None
+        self.last_exit = -1
+        self.mid_tb = False  # the last slice ended inside a TB (see core.exec)
+        self.arch: dict[str, Any] = {}  # frontend-private state outside env (e.g. host fds)
+
+    def queue_work(self, fn: Callable[["CPUState"], None]) -> None:
+        """Run ``fn(cpu)`` on this vCPU at its next TB boundary (``async_run_on_cpu``)."""
+        self.work.append(fn)
+
+    def run_work(self) -> None:
+        work, self.work = self.work, []
+        for fn in work:
+            fn(self)
+
+    @property
+    def is_running(self) -> bool:
+        return self.run_state is CPURunState.RUNNING
+
+    def __repr__(self) -> str:
+        return f"<vCPU {self.index} {self.run_state.value}>"
+
+
+# --------------------------------------------------------------------------- common helpers
+
+
+def _raise_exception(cpu: CPUState, excp: int) -> None:
+    raise CpuLoopExit(EXCP(excp))
+
+
+helper_raise_exception = Helper(
+    "raise_exception", _raise_exception, None, (I32,), CallFlag.NO_RETURN,
+    "leave the TB with exception EXCP (the frontend has written the pc)")

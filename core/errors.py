@@ -1,0 +1,43 @@
+"""User-facing errors: one line each, naming the culprit and what is allowed.
+
+Every error a user can cause (bad config, unknown plugin, bad guest program, a guest
+fault) is a :class:`TcglabError`; the CLI prints its message on one line and exits
+non-zero without a traceback.  Anything else escaping is a bug in tcglab.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Iterable
+
+
+class TcglabError(Exception):
+    """Base of every error the CLI reports as one line (``tcglab: error: ...``)."""
+
+    exit_code = 1
+
+
+class ConfigError(TcglabError):
+    """Malformed or invalid configuration (TOML file, ``--set`` override, plugin options)."""
+
+    exit_code = 2
+
+
+class PluginError(TcglabError):
+    """A plugin is unknown, duplicated, or raised while registering."""
+
+    exit_code = 2
+
+
+class GuestError(TcglabError):
+    """The guest did something the machine cannot continue from (fault, undefined insn)."""
+
+
+class DeadlockError(GuestError):
+    """Every vCPU is waiting and nothing can wake any of them."""
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """Return ``" (did you mean 'x'?)"`` for the closest choice, or ``""``."""
+    match = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
+    return f" (did you mean {match[0]!r}?)" if match else ""

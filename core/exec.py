@@ -1,0 +1,116 @@
+"""The per-vCPU execution loop (``cpu_exec``): find the TB, run it, chain, handle exits.
+
+One call runs one vCPU for at most one slice.  At every TB boundary (not when a slice resumes in the middle of a
+TB) the vCPU first runs its queued work (asynchronous TLB flushes, as ``async_run_on_cpu``), then takes the
+next TB: straight from the previous TB's chained ``goto_tb`` slot when there is one, or
+from the TB cache (translating on a miss), and chains the two.  Guest exceptions leave
+the TB as Python exceptions and are handled here: halt, yield, the atomic
+(stop-the-world) step, and everything else offered to the frontend, then the platform,
+then reported as a one-line error.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .backend import EXIT_BUDGET, EXIT_NOCHAIN
+from .cpu import EXCP, CPURunState, CPUState, GuestException, GuestFault
+from .errors import GuestError
+
+if TYPE_CHECKING:
+    from .machine import Machine
+
+
+def cpu_exec(machine: "Machine", cpu: CPUState, budget: int) -> int:
+    """Run ``cpu`` for at most ``budget`` guest instructions; returns how many ran."""
+    fe, translator, backend = machine.frontend, machine.translator, machine.backend
+    stats = cpu.stats
+    executed = 0
+    last_tb, last_exit = None, EXIT_NOCHAIN
+    while executed < budget and cpu.run_state is CPURunState.RUNNING and not machine.stop_requested:
+        if cpu.work and not cpu.mid_tb:
+            cpu.run_work()
+            last_tb = None
+        pc, flags = fe.get_pc(cpu), fe.tb_flags(cpu)
+        tb = None
+        if last_tb is not None and last_exit < EXIT_NOCHAIN:
+            tb = last_tb.jmp_dest[last_exit]
+            if tb is not None and (tb.invalid or tb.pc != pc or tb.flags != flags):
+                tb = None
+            elif tb is not None:
+                stats.tb_chain_hits += 1
+        try:
+            if tb is None:
+                tb = translator.lookup(cpu, pc, flags)
+                if last_tb is not None and last_exit < EXIT_NOCHAIN and not last_tb.invalid:
+                    translator.chain(last_tb, last_exit, tb)
+            exit_slot, n = backend.execute(cpu, tb, budget - executed)
+        except GuestException as exc:
+            if exc.pc is None:
+                exc.pc = pc
+            executed += exc.executed
+            cpu.mid_tb = False
+            stats.exceptions += 1
+            last_tb = None
+            if not handle_exception(machine, cpu, exc):
+                break
+            continue
+        executed += n
+        stats.tbs_executed += 1
+        if exit_slot == EXIT_BUDGET:
+            # The slice ended inside the TB: the vCPU is not at a TB boundary, so queued
+            # work (an asynchronous TLB flush) waits until the rest of this TB has run.
+            cpu.mid_tb = True
+            break
+        cpu.mid_tb = False
+        last_tb, last_exit = tb, exit_slot
+    stats.insns += executed
+    return executed
+
+
+def handle_exception(machine: "Machine", cpu: CPUState, exc: GuestException) -> bool:
+    """Act on an exception that left a TB.  Returns True to keep running this slice."""
+    excp = exc.excp
+    if excp is EXCP.YIELD:
+        return False
+    if excp is EXCP.HLT:
+        cpu.run_state = CPURunState.HALTED
+        return False
+    if excp is EXCP.EXIT:
+        return False
+    if excp is EXCP.ATOMIC:
+        step_atomic(machine, cpu)
+        return True
+    if machine.frontend.handle_exception(cpu, exc):
+        return True
+    if machine.platform is not None and machine.platform.handle_exception(cpu, exc):
+        return True
+    raise GuestError(describe_exception(cpu, exc))
+
+
+def describe_exception(cpu: CPUState, exc: GuestException) -> str:
+    """One line: ``vCPU 2: data abort, store of 4 bytes at 0x00001000, pc=0x40000124``."""
+    if isinstance(exc, GuestFault):
+        kind = "prefetch abort" if exc.excp is EXCP.PREFETCH_ABORT else "data abort"
+        why = "" if exc.reason == "unmapped" else f" ({exc.reason})"
+        return f"vCPU {cpu.index}: {kind}, {exc.message}{why}, pc={exc.pc:#010x}"
+    what = exc.message or exc.excp.name
+    return f"vCPU {cpu.index}: unhandled exception {what}, pc={exc.pc:#010x}"
+
+
+def step_atomic(machine: "Machine", cpu: CPUState) -> None:
+    """Run one instruction of ``cpu`` with every other vCPU stopped (``cpu_exec_step_atomic``).
+
+    The scheduler runs one vCPU at a time, so "stopped" holds by construction; what this
+    adds is the one-instruction TB (uncached) and ``machine.exclusive_cpu`` set while it
+    runs, which a memory policy reads to complete an SC alone.
+    """
+    fe = machine.frontend
+    pc, flags = fe.get_pc(cpu), fe.tb_flags(cpu)
+    tb = machine.translator.translate(cpu, pc, flags, max_insns=1, cache=False)
+    machine.exclusive_cpu = cpu
+    try:
+        _exit, n = machine.backend.execute(cpu, tb, 1)
+        cpu.stats.insns += n
+    finally:
+        machine.exclusive_cpu = None

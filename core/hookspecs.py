@@ -1,0 +1,115 @@
+"""Every hook specification of tcglab, in the order a run meets them.
+
+Plugins implement these with ``@hookimpl`` (``from core.hookspecs import hookimpl``).
+Registration hooks receive a typed :class:`~core.registry.Registry` and call its
+``add_*`` methods, as tox's ``tox_register_tox_env(register)`` does; event hooks are
+coarse (once per translated TB, once per run), never per instruction or per access:
+hot paths do not go through pluggy.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from .ir import TranslationBlock
+    from .machine import Machine, RunResult
+    from .registry import Registry
+
+PROJECT = "tcglab"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+# --------------------------------------------------------------------------- registration
+
+
+@hookspec
+def tcglab_register_ops(registry: "Registry") -> None:
+    """Add IR ops to the one op table.
+
+    :param registry: call ``registry.add_op(OpDef(...))`` for each op; the name must be
+        new (a duplicate fails naming both plugins) and the OpDef must carry reference
+        semantics, so the interpreter can run it and other backends can fall back to it.
+
+    Called once per plugin manager, before frontends are instantiated.  The return value
+    is ignored.
+    """
+
+
+@hookspec
+def tcglab_register_frontends(registry: "Registry") -> None:
+    """Add guest frontends (decoders that translate guest code to IR through the builder).
+
+    :param registry: call ``registry.add_frontend(cls)`` with a subclass of
+        :class:`core.frontend.Frontend` whose ``name`` is what ``[machine] frontend``
+        selects.
+
+    Called once per plugin manager.  The return value is ignored.
+    """
+
+
+@hookspec
+def tcglab_register_backends(registry: "Registry") -> None:
+    """Add backends (what executes a TB's IR: interpreter, code generators).
+
+    :param registry: call ``registry.add_backend(cls)`` with a subclass of
+        :class:`core.backend.Backend` whose ``name`` is what ``[machine] backend`` selects.
+
+    Called once per plugin manager.  The return value is ignored.
+    """
+
+
+@hookspec
+def tcglab_register_memory_policies(registry: "Registry") -> None:
+    """Add memory policies (the atomic-emulation strategies behind LL/SC).
+
+    :param registry: call ``registry.add_memory_policy(cls)`` with a subclass of
+        :class:`core.memory_policy.MemoryPolicy` whose ``name`` is what
+        ``[machine] memory_policy`` selects; its ``Options`` attrs class validates the
+        ``[plugins.<name>]`` table.
+
+    Called once per plugin manager.  The return value is ignored.
+    """
+
+
+# --------------------------------------------------------------------------- translation
+
+
+@hookspec
+def tcglab_tb_translated(machine: "Machine", tb: "TranslationBlock") -> None:
+    """A TB was translated and compiled (once per TB, not per execution).
+
+    :param machine: the machine whose translator produced it.
+    :param tb: the new TB, its IR in ``tb.ops`` and backend code in ``tb.compiled``.
+
+    Called only when some plugin implements it (the translator checks once per run).
+    The return value is ignored.
+    """
+
+
+# --------------------------------------------------------------------------- run
+
+
+@hookspec
+def tcglab_machine_created(machine: "Machine") -> None:
+    """A machine was built from a config, before any guest code runs.
+
+    :param machine: the new machine (vCPUs, RAM, policy and backend in place); a plugin
+        may map MMIO regions or load images here.
+
+    The return value is ignored.
+    """
+
+
+@hookspec
+def tcglab_run_finished(machine: "Machine", result: "RunResult") -> None:
+    """A run ended (guest exit, power off, instruction bound, deadlock or guest error).
+
+    :param machine: the machine that ran.
+    :param result: why it stopped, the exit status and the counters.
+
+    The return value is ignored.
+    """

@@ -1,0 +1,147 @@
+"""The machine: RAM, vCPUs, the chosen frontend/backend/memory policy, and the run.
+
+Built from a :class:`~core.config.Config` and the plugin registry; every component is
+looked up by name, so an unknown name is a one-line error listing what is registered.
+:meth:`Machine.run` interleaves the vCPUs slice by slice under the deterministic
+scheduler until the guest exits, powers off, hits ``max_insns``, or deadlocks.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from attrs import define, field
+
+from .config import Config, plugin_options
+from .cpu import CPURunState, CPUState
+from .errors import ConfigError, did_you_mean
+from .exec import cpu_exec
+from .plugins import PluginManager
+from .scheduler import Scheduler
+from .softmmu import SoftMMU, SystemMemory
+from .translator import Translator
+
+RAM_BASE = 0x4000_0000  # QEMU virt
+
+
+@define
+class RunResult:
+    """Why a run stopped, the guest's exit status, and every counter."""
+
+    reason: str  # "exit", "all-off", "max-insns", "deadlock"
+    exit_status: int = 0
+    insns: int = 0
+    message: str = ""
+    stats: dict[str, Any] = field(factory=dict)
+    wall_seconds: float = 0.0  # not part of the deterministic result
+
+
+class Machine:
+    """One emulated machine, ready to :meth:`run`."""
+
+    def __init__(self, config: Config | None = None, plugins: PluginManager | None = None):
+        self.config = config = config or Config()
+        self.plugins = plugins or PluginManager(config.plugins.disable)
+        self.registry = reg = self.plugins.registry
+        src = config.source
+        fe_cls = reg.frontend(config.machine.frontend, f"{src}: [machine] frontend")
+        be_cls = reg.backend(config.machine.backend, f"{src}: [machine] backend")
+        pol_cls = reg.memory_policy(config.machine.memory_policy, f"{src}: [machine] memory_policy")
+        self._check_option_tables()
+
+        self.memory = SystemMemory()
+        self.ram = self.memory.add_ram("ram", getattr(fe_cls, "ram_base", RAM_BASE),
+                                       config.machine.ram_size)
+        self.platform: Any = None  # set by a platform plugin/frontend (PSCI, semihosting)
+        self.stop_requested = False
+        self.exit_status = 0
+        self.exit_reason = ""
+        self.exclusive_cpu: CPUState | None = None
+        self.current_cpu: CPUState | None = None
+
+        self.frontend = fe_cls(self)
+        self.cpus = [CPUState(self, i, self.frontend.layout) for i in range(config.machine.vcpus)]
+        self.policy = pol_cls(self, plugin_options(config, pol_cls.name, pol_cls.Options))
+        for cpu in self.cpus:
+            cpu.mmu = SoftMMU(cpu, self)
+            self.frontend.reset_cpu(cpu)
+        self.backend = be_cls(self)
+        self.translator = Translator(self)
+        self.memory.on_code_write = self.translator.invalidate_page
+        self.insns = 0
+        self.plugins.call_event("tcglab_machine_created", machine=self)
+
+    def _check_option_tables(self) -> None:
+        reg = self.registry
+        known = set(self.plugins.plugin_names()) | {n for n, _, _ in reg.frontends} | \
+            {n for n, _, _ in reg.backends} | {n for n, _, _ in reg.memory_policies}
+        for name in self.config.plugins.options:
+            if name not in known:
+                raise ConfigError(
+                    f"{self.config.source}: unknown plugin table [plugins.{name}]"
+                    f"{did_you_mean(name, known)}; known: {', '.join(sorted(known))} "
+                    "(a plugin providing it may not be installed, or may be disabled)")
+
+    # ---- control used by helpers and platforms ------------------------------------------
+
+    def request_exit(self, status: int = 0, reason: str = "exit") -> None:
+        """Stop the run after the current instruction with ``status`` as the guest's exit."""
+        self.stop_requested = True
+        self.exit_status = status
+        self.exit_reason = reason
+
+    def wake(self, cpu: CPUState) -> None:
+        if cpu.run_state is CPURunState.HALTED:
+            cpu.run_state = CPURunState.RUNNING
+
+    # ---- the run ------------------------------------------------------------------------
+
+    def run(self) -> RunResult:
+        """Run until the guest exits, every vCPU is off, ``max_insns``, or deadlock."""
+        sched_cfg = self.config.schedule
+        scheduler = Scheduler(sched_cfg, len(self.cpus))
+        max_insns = sched_cfg.max_insns
+        started = time.perf_counter()
+        reason, message = "", ""
+        while True:
+            if self.stop_requested:
+                reason = self.exit_reason or "exit"
+                break
+            if max_insns and self.insns >= max_insns:
+                reason = "max-insns"
+                break
+            runnable = [c.index for c in self.cpus if c.run_state is CPURunState.RUNNING]
+            if not runnable:
+                waiting = [c for c in self.cpus if c.run_state is CPURunState.HALTED]
+                if not waiting:
+                    reason = "all-off"
+                else:
+                    reason = "deadlock"
+                    message = "deadlock: every vCPU is waiting and nothing can wake one (" + \
+                        ", ".join(f"vCPU {c.index} halted at pc={self.frontend.get_pc(c):#010x}"
+                                  for c in waiting) + ")"
+                break
+            cpu = self.cpus[scheduler.pick(runnable)]
+            budget = sched_cfg.slice if not max_insns else min(sched_cfg.slice, max_insns - self.insns)
+            self.current_cpu = cpu
+            self.insns += cpu_exec(self, cpu, budget)
+        self.current_cpu = None
+        result = RunResult(reason, self.exit_status, self.insns, message, self.stats(),
+                           time.perf_counter() - started)
+        self.plugins.call_event("tcglab_run_finished", machine=self, result=result)
+        return result
+
+    def stats(self) -> dict[str, Any]:
+        """Every counter: per vCPU, the policy's per vCPU and in total, the translator's."""
+        return {
+            "insns": self.insns,
+            "vcpus": [c.stats.as_dict() for c in self.cpus],
+            "policy": {
+                "name": self.policy.name,
+                "per_vcpu": [s.as_dict() for s in self.policy.stats],
+                "total": self.policy.totals(),
+            },
+            "translator": {"tbs": self.translator.translated,
+                           "invalidated": self.translator.invalidated},
+        }

@@ -1,0 +1,400 @@
+"""Guest memory: RAM blocks in ``ram_list``, MMIO regions, and the per-vCPU soft TLB.
+
+This mirrors QEMU's softmmu (``cputlb.c``).  Each vCPU has a direct-mapped TLB of
+entries ``(addr_read, addr_write, addend)``: a page tag whose low bits carry flags.  The
+fast path is a single compare of the entry with the page of the access; any flag bit
+(TLB_INVALID, TLB_NOTDIRTY, TLB_MMIO, TLB_EXCL) makes it miss, and the slow path then
+refills the entry or performs the special access:
+
+* TLB_MMIO: the page belongs to a device; call its read/write callback;
+* TLB_NOTDIRTY: the page holds translated code; a store invalidates those TBs first
+  (self-modifying code) and then the page loses the flag;
+* TLB_EXCL: the memory policy asked to see stores to this page (the seed's flag): the
+  slow path calls ``policy.on_flagged_store`` before storing.
+
+Unaligned accesses that need alignment fault; accesses that cross a page are split
+into bytes on the slow path.  An access to unmapped memory raises a
+:class:`~core.cpu.GuestFault` (a data abort), which becomes a one-line error unless the
+frontend handles it.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import TYPE_CHECKING, Callable
+
+from attrs import define, field
+
+from .cpu import EXCP, GuestFault
+from .errors import TcglabError
+from .ir import M32, MemOp, memop_align_mask
+
+if TYPE_CHECKING:
+    from .cpu import CPUState
+    from .machine import Machine
+
+PAGE_BITS = 12
+PAGE_SIZE = 1 << PAGE_BITS
+PAGE_MASK = M32 & ~(PAGE_SIZE - 1)
+
+# TLB flag bits in the low bits of a tag (values of QEMU 2.4 plus the seed's TLB_EXCL)
+TLB_INVALID = 1 << 3
+TLB_NOTDIRTY = 1 << 4
+TLB_MMIO = 1 << 5
+TLB_EXCL = 1 << 6
+TLB_FLAGS = TLB_INVALID | TLB_NOTDIRTY | TLB_MMIO | TLB_EXCL
+
+TLB_BITS = 8
+TLB_SIZE = 1 << TLB_BITS
+TLB_EMPTY = -1  # matches no page tag
+
+# memop -> (size, struct for fast access, compare adjustment, compare mask)
+_STRUCT_CHARS = {(0, False): "B", (0, True): "b", (1, False): "H", (1, True): "h",
+                 (2, False): "I", (2, True): "i", (3, False): "Q", (3, True): "q"}
+
+
+def _memop_table() -> dict[int, tuple[int, struct.Struct, struct.Struct, int, int]]:
+    table = {}
+    for memop in range(256):
+        size_log = memop & 3
+        size = 1 << size_log
+        signed = bool(memop & MemOp.MO_SIGN)
+        endian = ">" if memop & MemOp.MO_BSWAP else "<"
+        amask = memop_align_mask(memop)
+        # QEMU's tlb compare: address of the last byte when alignment is weaker than size,
+        # so that a page-crossing access misses; alignment bits kept so misalignment misses.
+        adj = size - 1 - amask if amask < size - 1 else 0
+        load = struct.Struct(endian + _STRUCT_CHARS[(size_log, signed)])
+        store = struct.Struct(endian + _STRUCT_CHARS[(size_log, False)])
+        table[memop] = (size, load, store, adj, PAGE_MASK | amask)
+    return table
+
+
+MEMOP_INFO = _memop_table()
+
+
+@define(eq=False)
+class RAMBlock:
+    """One RAM region of the guest physical map, with its host bytes."""
+
+    name: str
+    base: int
+    size: int
+    offset: int = 0  # ram_addr of the first byte (blocks laid end to end, as ram_addr_t)
+    data: bytearray = field(init=False)
+    mv: memoryview = field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self.data = bytearray(self.size)
+        self.mv = memoryview(self.data)
+
+    def contains(self, addr: int) -> bool:
+        return self.base <= addr < self.base + self.size
+
+
+@define(eq=False)
+class MMIORegion:
+    """A device region: ``read(offset, size) -> int`` and ``write(offset, size, value)``."""
+
+    name: str
+    base: int
+    size: int
+    read: Callable[[int, int], int]
+    write: Callable[[int, int, int], None]
+
+    def contains(self, addr: int) -> bool:
+        return self.base <= addr < self.base + self.size
+
+
+class RamList:
+    """All RAM blocks (QEMU's ``ram_list``) and the per-page bitmaps kept beside them.
+
+    ``excl_bitmap`` is the seed's addition (patch 1/5, "Add new exclusive bitmap to
+    ram_list"): one cell per RAM page, allocated by the policy that uses it.
+    """
+
+    def __init__(self) -> None:
+        self.blocks: list[RAMBlock] = []
+        self.total = 0
+        self.excl_bitmap: bytearray | list[int] | None = None
+        self.code_pages: set[int] = set()  # guest page addresses holding translated code
+
+    def add(self, name: str, base: int, size: int) -> RAMBlock:
+        block = RAMBlock(name, base, size, self.total)
+        self.blocks.append(block)
+        self.total += size
+        return block
+
+    def find(self, addr: int) -> RAMBlock | None:
+        for block in self.blocks:
+            if block.contains(addr):
+                return block
+        return None
+
+    @property
+    def n_pages(self) -> int:
+        return self.total >> PAGE_BITS
+
+    def ram_page(self, addr: int) -> int | None:
+        """Index of the RAM page holding guest address ``addr`` (``ram_addr >> PAGE_BITS``)."""
+        block = self.find(addr)
+        if block is None:
+            return None
+        return (block.offset + addr - block.base) >> PAGE_BITS
+
+    def alloc_excl_bitmap(self, cell_bits: int = 8) -> bytearray | list[int]:
+        """One cell of ``cell_bits`` bits per RAM page, all set: all memory starts dirty.
+
+        8-bit cells are a bytearray, as in the series; wider cells (more than 8 vCPUs
+        with a bit each) a list of ints.
+        """
+        if self.excl_bitmap is None:
+            fill = (1 << cell_bits) - 1
+            self.excl_bitmap = (bytearray([fill]) * self.n_pages if cell_bits <= 8
+                                else [fill] * self.n_pages)
+        return self.excl_bitmap
+
+
+class SystemMemory:
+    """The guest physical address space: RAM blocks and MMIO regions, shared by all vCPUs."""
+
+    def __init__(self) -> None:
+        self.ram_list = RamList()
+        self.mmio: list[MMIORegion] = []
+        # set by the machine: called with a page address before a store to a code page
+        self.on_code_write: Callable[[int], None] = lambda page: None
+
+    def add_ram(self, name: str, base: int, size: int) -> RAMBlock:
+        self._check_free(name, base, size)
+        return self.ram_list.add(name, base, size)
+
+    def add_mmio(self, name: str, base: int, size: int, read: Callable[[int, int], int],
+                 write: Callable[[int, int, int], None]) -> MMIORegion:
+        if base % PAGE_SIZE or size % PAGE_SIZE:
+            raise TcglabError(f"MMIO region {name!r} at {base:#x} size {size:#x} must be page aligned")
+        self._check_free(name, base, size)
+        region = MMIORegion(name, base, size, read, write)
+        self.mmio.append(region)
+        return region
+
+    def _check_free(self, name: str, base: int, size: int) -> None:
+        if size <= 0 or base < 0 or base + size > 1 << 32:
+            raise TcglabError(f"memory region {name!r} at {base:#x} size {size:#x} is outside "
+                              "the 32-bit physical address space")
+        for other in list(self.ram_list.blocks) + self.mmio:
+            if base < other.base + other.size and other.base < base + size:
+                raise TcglabError(f"memory region {name!r} at {base:#x} overlaps {other.name!r}")
+
+    def find_mmio(self, addr: int) -> MMIORegion | None:
+        for region in self.mmio:
+            if region.contains(addr):
+                return region
+        return None
+
+    # debugger / loader access: physical, bypasses the TLBs but honours code pages ----------
+
+    def read_bytes(self, addr: int, n: int) -> bytes:
+        out = bytearray()
+        while n > 0:
+            block = self.ram_list.find(addr)
+            if block is None:
+                raise GuestFault(EXCP.DATA_ABORT, addr=addr, size=n, access="load")
+            off = addr - block.base
+            chunk = min(n, block.size - off)
+            out += block.data[off:off + chunk]
+            addr += chunk
+            n -= chunk
+        return bytes(out)
+
+    def write_bytes(self, addr: int, data: bytes) -> None:
+        pos = 0
+        while pos < len(data):
+            block = self.ram_list.find(addr + pos)
+            if block is None:
+                raise GuestFault(EXCP.DATA_ABORT, addr=addr + pos, size=len(data) - pos,
+                                 access="store")
+            off = addr + pos - block.base
+            chunk = min(len(data) - pos, block.size - off)
+            first, last = (addr + pos) & PAGE_MASK, (addr + pos + chunk - 1) & PAGE_MASK
+            for page in range(first, last + 1, PAGE_SIZE):
+                if page in self.ram_list.code_pages:
+                    self.on_code_write(page)
+            block.data[off:off + chunk] = data[pos:pos + chunk]
+            pos += chunk
+
+
+class SoftMMU:
+    """One vCPU's soft TLB and its load/store paths (fast path inline, slow path below)."""
+
+    def __init__(self, cpu: "CPUState", machine: "Machine"):
+        self.cpu = cpu
+        self.machine = machine
+        self.memory: SystemMemory = machine.memory
+        self.addr_read = [TLB_EMPTY] * TLB_SIZE
+        self.addr_write = [TLB_EMPTY] * TLB_SIZE
+        self.addr_code = [TLB_EMPTY] * TLB_SIZE
+        self.host: list[memoryview | None] = [None] * TLB_SIZE
+        self.addend = [0] * TLB_SIZE
+        self.stats = cpu.stats
+
+    # ------------------------------------------------------------------ fast paths
+
+    def load(self, addr: int, memop: int) -> int:
+        """Load (sign- or zero-extended per memop; may be negative when signed)."""
+        size, ld, _st, adj, cmpmask = MEMOP_INFO[memop]
+        idx = (addr >> PAGE_BITS) & (TLB_SIZE - 1)
+        if self.addr_read[idx] == (addr + adj) & cmpmask:
+            return ld.unpack_from(self.host[idx], addr + self.addend[idx])[0]
+        return self.load_slow(addr, memop)
+
+    def store(self, addr: int, value: int, memop: int) -> None:
+        size, _ld, st, adj, cmpmask = MEMOP_INFO[memop]
+        idx = (addr >> PAGE_BITS) & (TLB_SIZE - 1)
+        if self.addr_write[idx] == (addr + adj) & cmpmask:
+            st.pack_into(self.host[idx], addr + self.addend[idx], value & ((1 << (8 * size)) - 1))
+            return
+        self.store_slow(addr, value, memop)
+
+    # ------------------------------------------------------------------ slow paths
+
+    def _check_align(self, addr: int, memop: int, access: str) -> None:
+        amask = memop_align_mask(memop)
+        if addr & amask:
+            raise GuestFault(EXCP.DATA_ABORT, addr=addr, size=1 << (memop & 3), access=access,
+                             reason="unaligned")
+
+    def load_slow(self, addr: int, memop: int) -> int:
+        """Slow-path load (``helper_le_ld*_mmu``): refill, MMIO, page-crossing."""
+        self.stats.slow_loads += 1
+        self._check_align(addr, memop, "load")
+        size, ld, _st, _adj, _m = MEMOP_INFO[memop]
+        if (addr & ~PAGE_MASK) + size > PAGE_SIZE:
+            raw = bytes(self._load_byte(addr + i, memop) for i in range(size))
+            return ld.unpack(raw)[0]
+        idx, entry = self._entry(addr, False, memop)
+        if entry & TLB_MMIO:
+            region = self.memory.find_mmio(addr)
+            value = region.read(addr - region.base, size)
+            return ld.unpack(_st.pack(value & ((1 << (8 * size)) - 1)))[0]
+        return ld.unpack_from(self.host[idx], addr + self.addend[idx])[0]
+
+    def _load_byte(self, addr: int, memop: int) -> int:
+        return self.load_slow(addr & M32, MemOp.UB)
+
+    def store_slow(self, addr: int, value: int, memop: int) -> None:
+        """Slow-path store (``helper_le_st*_mmu``): refill, MMIO, code pages, TLB_EXCL."""
+        self.stats.slow_stores += 1
+        self._check_align(addr, memop, "store")
+        size, _ld, st, _adj, _m = MEMOP_INFO[memop]
+        raw = st.pack(value & ((1 << (8 * size)) - 1))
+        if (addr & ~PAGE_MASK) + size > PAGE_SIZE:
+            # ARM memory is little-endian in bytes once packed; store byte by byte.
+            # Probe every page first so a fault leaves memory untouched.
+            self._entry(addr, True, memop)
+            self._entry((addr + size - 1) & M32, True, memop)
+            for i, byte in enumerate(raw):
+                self.store_slow((addr + i) & M32, byte, MemOp.UB)
+            self.stats.slow_stores -= size  # count the split store once
+            return
+        idx, entry = self._entry(addr, True, memop)
+        if entry & TLB_MMIO:
+            region = self.memory.find_mmio(addr)
+            region.write(addr - region.base, size, int.from_bytes(raw, "little"))
+            return
+        if entry & TLB_NOTDIRTY:
+            self.stats.smc_invalidations += 1
+            self.memory.on_code_write(addr & PAGE_MASK)
+            idx, entry = self._entry(addr, True, memop)  # refilled without NOTDIRTY
+        if entry & TLB_EXCL:
+            self.machine.policy.on_flagged_store(self.cpu, addr, size)
+        host = self.host[idx]
+        off = addr + self.addend[idx]
+        host[off:off + size] = raw
+
+    def _entry(self, addr: int, is_write: bool, memop: int) -> tuple[int, int]:
+        """The TLB entry for ``addr`` (refilled if its tag is for another page)."""
+        idx = (addr >> PAGE_BITS) & (TLB_SIZE - 1)
+        page = addr & PAGE_MASK
+        tags = self.addr_write if is_write else self.addr_read
+        entry = tags[idx]
+        if entry == TLB_EMPTY or (entry & PAGE_MASK) != page or entry & TLB_INVALID:
+            self.tlb_fill(addr, "store" if is_write else "load", 1 << (memop & 3))
+            entry = tags[idx]
+        return idx, entry
+
+    def tlb_fill(self, addr: int, access: str, size: int) -> None:
+        """Refill the entry for ``addr``'s page (``tlb_set_page``) or raise a fault."""
+        page = addr & PAGE_MASK
+        idx = (addr >> PAGE_BITS) & (TLB_SIZE - 1)
+        self.stats.tlb_fills += 1
+        block = self.memory.ram_list.find(page)
+        if block is not None:
+            write_flags = self.machine.policy.tlb_fill_flags(self.cpu, page)
+            if page in self.memory.ram_list.code_pages:
+                write_flags |= TLB_NOTDIRTY
+            self.addr_read[idx] = page
+            self.addr_write[idx] = page | write_flags
+            self.addr_code[idx] = page
+            self.host[idx] = block.mv
+            self.addend[idx] = -block.base
+            return
+        if self.memory.find_mmio(page) is not None:
+            self.addr_read[idx] = self.addr_write[idx] = page | TLB_MMIO
+            self.addr_code[idx] = TLB_EMPTY
+            self.host[idx] = None
+            self.addend[idx] = 0
+            return
+        excp = EXCP.PREFETCH_ABORT if access == "fetch" else EXCP.DATA_ABORT
+        raise GuestFault(excp, addr=addr, size=size, access=access)
+
+    # ------------------------------------------------------------------ code fetch
+
+    def ld_code(self, addr: int, size: int) -> int:
+        """Fetch ``size`` bytes of code (little-endian) for the translator."""
+        value = 0
+        for i in range(size):
+            a = (addr + i) & M32
+            idx = (a >> PAGE_BITS) & (TLB_SIZE - 1)
+            if self.addr_code[idx] != a & PAGE_MASK:
+                self.tlb_fill(a, "fetch", size)
+                if self.addr_code[idx] != a & PAGE_MASK:  # MMIO: no execution from devices
+                    raise GuestFault(EXCP.PREFETCH_ABORT, addr=addr, size=size, access="fetch",
+                                     reason="device memory")
+            value |= self.host[idx][a + self.addend[idx]] << (8 * i)
+        return value
+
+    # ------------------------------------------------------------------ flushes
+
+    def flush(self) -> None:
+        """Drop every entry (``tlb_flush``)."""
+        self.stats.tlb_flushes += 1
+        for tags in (self.addr_read, self.addr_write, self.addr_code):
+            tags[:] = [TLB_EMPTY] * TLB_SIZE
+
+    def flush_page(self, addr: int) -> None:
+        """Drop the entry of ``addr``'s page if present (``tlb_flush_page``)."""
+        self.stats.tlb_flushes += 1
+        idx = (addr >> PAGE_BITS) & (TLB_SIZE - 1)
+        page = addr & PAGE_MASK
+        for tags in (self.addr_read, self.addr_write, self.addr_code):
+            if tags[idx] != TLB_EMPTY and tags[idx] & PAGE_MASK == page:
+                tags[idx] = TLB_EMPTY
+
+
+# ---------------------------------------------------------------------- flush API
+
+
+def tlb_flush(cpu: "CPUState", *, async_: bool = False) -> None:
+    """Flush ``cpu``'s whole TLB now, or at its next TB boundary when ``async_``."""
+    if async_:
+        cpu.queue_work(lambda c: c.mmu.flush())
+    else:
+        cpu.mmu.flush()
+
+
+def tlb_flush_page(cpu: "CPUState", addr: int, *, async_: bool = False) -> None:
+    """Flush ``cpu``'s entry for ``addr``'s page now, or at its next TB boundary."""
+    if async_:
+        cpu.queue_work(lambda c: c.mmu.flush_page(addr))
+    else:
+        cpu.mmu.flush_page(addr)
