@@ -294,6 +294,7 @@ class OpFlag(enum.IntFlag):
     BB_EXIT = 0x20  # leaves the TB (goto_tb, exit_tb)
     COND_BRANCH = 0x40  # conditional branch (brcond)
     MEMORY = 0x80  # accesses guest memory through the softmmu
+    ENV = 0x100  # reads or writes the CPU state (ld/st): not foldable, not reorderable past st
 
 
 @define(frozen=True, eq=False)
@@ -325,7 +326,7 @@ class OpDef:
     def pure(self) -> bool:
         """True if the result depends only on the inputs (safe to fold or drop)."""
         return not (self.flags & (OpFlag.SIDE_EFFECTS | OpFlag.BB_END | OpFlag.CALL_CLOBBER
-                                  | OpFlag.BB_EXIT | OpFlag.MEMORY)) and self.name != "call"
+                                  | OpFlag.BB_EXIT | OpFlag.MEMORY | OpFlag.ENV))
 
 
 # ---- reference semantics, one small function per op family --------------------------
@@ -588,8 +589,8 @@ def _define_ops() -> list[OpDef]:
            "rl:rh = al:ah + bl:bh (double-width add; carry propagates into rh)")
         op(f"sub2_{s}", 2, 4, 0, f64, _addsub2_for(t, True), (t,) * 6,
            "rl:rh = al:ah - bl:bh (double-width subtract)")
-        op(f"ld_{s}", 1, 0, 1, f64, _ld_env, (t,), "d = env[slot] (CPU state load)")
-        op(f"st_{s}", 0, 1, 1, f64 | OpFlag.SIDE_EFFECTS, _st_env_for(t), (t,),
+        op(f"ld_{s}", 1, 0, 1, f64 | OpFlag.ENV, _ld_env, (t,), "d = env[slot] (CPU state load)")
+        op(f"st_{s}", 0, 1, 1, f64 | OpFlag.SIDE_EFFECTS | OpFlag.ENV, _st_env_for(t), (t,),
            "env[slot] = a (CPU state store)")
         op(f"qemu_ld_{s}", 1, 1, 1, f64 | OpFlag.CALL_CLOBBER | OpFlag.SIDE_EFFECTS | OpFlag.MEMORY,
            _qemu_ld_i32 if t is I32 else _qemu_ld, (t, I32),
@@ -608,7 +609,7 @@ def _define_ops() -> list[OpDef]:
     op("concat_i32_i64", 1, 2, 0, OpFlag.I64, lambda cpu, lo, hi: lo | (hi << 32),
        (I64, I32, I32), "d = hi:lo")
 
-    op("insn_start", 0, 0, 1, OpFlag.NONE, _nop, (),
+    op("insn_start", 0, 0, 1, OpFlag.SIDE_EFFECTS, _nop, (),
        "marks the start of the guest instruction at pc; a slice may end here")
     op("set_label", 0, 0, 1, OpFlag.BB_END, _nop, (), "defines label")
     op("br", 0, 0, 1, OpFlag.BB_END, _br, (), "goto label")

@@ -17,6 +17,7 @@ from .config import Config, plugin_options
 from .cpu import CPURunState, CPUState
 from .errors import ConfigError, did_you_mean
 from .exec import cpu_exec
+from .memory_policy import NoOptions
 from .plugins import PluginManager
 from .scheduler import Scheduler
 from .softmmu import SoftMMU, SystemMemory
@@ -73,15 +74,25 @@ class Machine:
         self.plugins.call_event("tcglab_machine_created", machine=self)
 
     def _check_option_tables(self) -> None:
+        """Validate every ``[plugins.<name>]`` table, not just the selected components'.
+
+        A table belongs to a registered component (its class's ``Options``) or to a
+        loaded plugin (its module's ``Options``); one with no options must be empty.
+        """
         reg = self.registry
-        known = set(self.plugins.plugin_names()) | {n for n, _, _ in reg.frontends} | \
-            {n for n, _, _ in reg.backends} | {n for n, _, _ in reg.memory_policies}
+        owners: dict[str, type] = {}
+        for table in (reg.frontends, reg.backends, reg.memory_policies):
+            for name, cls, _plugin in table:
+                owners[name] = getattr(cls, "Options", NoOptions)
+        for name in self.plugins.plugin_names():
+            owners.setdefault(name, getattr(self.plugins.get_plugin(name), "Options", NoOptions))
         for name in self.config.plugins.options:
-            if name not in known:
+            if name not in owners:
                 raise ConfigError(
                     f"{self.config.source}: unknown plugin table [plugins.{name}]"
-                    f"{did_you_mean(name, known)}; known: {', '.join(sorted(known))} "
+                    f"{did_you_mean(name, owners)}; known: {', '.join(sorted(owners))} "
                     "(a plugin providing it may not be installed, or may be disabled)")
+            plugin_options(self.config, name, owners[name])
 
     # ---- control used by helpers and platforms ------------------------------------------
 

@@ -49,8 +49,10 @@ class PluginManager:
         if autoload is None:
             autoload = not os.environ.get(AUTOLOAD_ENV)
         builtins = BUILTIN_PLUGINS if builtins is None else builtins
-        entry_points = _entry_points() if autoload else []
-        known = list(builtins) + [ep.name for ep in entry_points] + [n for n, _ in extra]
+        installed = _entry_points()
+        entry_points = installed if autoload else []
+        # an installed but not autoloaded plugin is still a known name to disable
+        known = list(builtins) + [ep.name for ep in installed] + [n for n, _ in extra]
         for name in disable:
             if name not in known:
                 raise PluginError(f"[plugins] disable: unknown plugin {name!r}"
@@ -100,7 +102,11 @@ class PluginManager:
         return bool(getattr(self.pm.hook, hook_name).get_hookimpls())
 
     def plugin_names(self) -> list[str]:
-        return sorted(name for name, _ in self.pm.list_name_plugin())
+        """Names of the loaded plugins (blocked ones are not loaded)."""
+        return sorted(name for name, plugin in self.pm.list_name_plugin() if plugin is not None)
+
+    def get_plugin(self, name: str) -> object | None:
+        return self.pm.get_plugin(name)
 
     def call_event(self, hook_name: str, **kwargs) -> None:
         """Call a coarse event hook; a plugin that raises becomes a one-line PluginError."""

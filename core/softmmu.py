@@ -269,17 +269,22 @@ class SoftMMU:
         self._check_align(addr, memop, "load")
         size, ld, _st, _adj, _m = MEMOP_INFO[memop]
         if (addr & ~PAGE_MASK) + size > PAGE_SIZE:
-            raw = bytes(self._load_byte(addr + i, memop) for i in range(size))
+            self._probe_both_pages(addr, False, memop)
+            raw = bytes(self.load_slow((addr + i) & M32, MemOp.UB) for i in range(size))
+            self.stats.slow_loads -= size  # count the split load once
             return ld.unpack(raw)[0]
         idx, entry = self._entry(addr, False, memop)
         if entry & TLB_MMIO:
             region = self.memory.find_mmio(addr)
-            value = region.read(addr - region.base, size)
-            return ld.unpack(_st.pack(value & ((1 << (8 * size)) - 1)))[0]
+            value = region.read(addr - region.base, size)  # the bus is little-endian
+            return ld.unpack((value & ((1 << (8 * size)) - 1)).to_bytes(size, "little"))[0]
         return ld.unpack_from(self.host[idx], addr + self.addend[idx])[0]
 
-    def _load_byte(self, addr: int, memop: int) -> int:
-        return self.load_slow(addr & M32, MemOp.UB)
+    def _probe_both_pages(self, addr: int, is_write: bool, memop: int) -> None:
+        """Fill (or fault on) both pages of a page-crossing access before touching either,
+        so a fault names the whole access and the first unmapped byte."""
+        self._entry(addr, is_write, memop)
+        self._entry(((addr | (PAGE_SIZE - 1)) + 1) & M32, is_write, memop)
 
     def store_slow(self, addr: int, value: int, memop: int) -> None:
         """Slow-path store (``helper_le_st*_mmu``): refill, MMIO, code pages, TLB_EXCL."""
@@ -288,10 +293,8 @@ class SoftMMU:
         size, _ld, st, _adj, _m = MEMOP_INFO[memop]
         raw = st.pack(value & ((1 << (8 * size)) - 1))
         if (addr & ~PAGE_MASK) + size > PAGE_SIZE:
-            # ARM memory is little-endian in bytes once packed; store byte by byte.
-            # Probe every page first so a fault leaves memory untouched.
-            self._entry(addr, True, memop)
-            self._entry((addr + size - 1) & M32, True, memop)
+            # Store byte by byte after probing both pages, so a fault leaves memory untouched.
+            self._probe_both_pages(addr, True, memop)
             for i, byte in enumerate(raw):
                 self.store_slow((addr + i) & M32, byte, MemOp.UB)
             self.stats.slow_stores -= size  # count the split store once
