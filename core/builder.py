@@ -6,7 +6,7 @@ appends it to the TB being translated.  Two layers:
 
 * ``b.emit("add_i32", d, a, c)`` or ``b.add_i32(d, a, c)``: exactly one op of the table,
   any op including plugin ops (``b.qemu_ldlink_i32(...)``);
-* width-generic conveniences (``b.add(d, a, 5)``, ``b.movi``, ``b.brcondi``,
+* width-generic conveniences (``b.add(d, a, 5)``, ``b.movi``, ``b.brcond(c, a, 5, l)``,
   ``b.qemu_ld``, ``b.call``...) that take the width from the destination temp and turn
   Python ints into constant temps, as ``tcg_gen_addi_i32`` does.
 """
@@ -23,6 +23,7 @@ from .ir import (
     Label,
     MemOp,
     Op,
+    OpFlag,
     OpTable,
     Temp,
     TempKind,
@@ -103,6 +104,10 @@ class Builder:
         for c in args[n_temps:]:
             if isinstance(c, Temp):
                 raise IRError(f"{name}: constant argument given a temp ({c})")
+        if opdef.flags & OpFlag.COND_BRANCH or name.startswith(("setcond_", "movcond_")):
+            cond = args[n_temps]
+            if not isinstance(cond, Cond):
+                raise IRError(f"{name}: condition must be a Cond, got {cond!r}")
         op = Op(opdef, tuple(args))
         self.tb.ops.append(op)
         return op

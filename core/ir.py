@@ -228,6 +228,8 @@ def memop_align_mask(memop: int) -> int:
 
 def make_oi(memop: int, mmu_idx: int = 0) -> int:
     """Pack a MemOp and an MMU index into the ``oi`` constant of qemu_ld/st."""
+    if not 0 <= mmu_idx < 16:
+        raise ValueError(f"mmu_idx {mmu_idx} out of range 0..15")
     return (int(memop) << 4) | mmu_idx
 
 

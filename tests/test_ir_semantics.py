@@ -521,6 +521,7 @@ def test_control_and_memory_flags():
         assert bool(d.flags & OpFlag.COND_BRANCH) == d.name.startswith("brcond_"), d.name
         assert bool(d.flags & OpFlag.BB_EXIT) == (d.name in ("goto_tb", "exit_tb")), d.name
         assert bool(d.flags & OpFlag.MEMORY) == d.name.startswith(("qemu_ld_", "qemu_st_")), d.name
+        assert bool(d.flags & OpFlag.ENV) == d.name.startswith(("ld_", "st_")), d.name
 
 
 @pytest.mark.parametrize("name", TESTED)
@@ -530,8 +531,6 @@ def test_value_ops_are_pure(name):
         assert not d.pure  # a branch ends the block: not foldable away
     else:
         assert d.pure, name
-
-
 
 
 @pytest.mark.parametrize("name", sorted(SKIPPED))
