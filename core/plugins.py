@@ -29,6 +29,7 @@ BUILTIN_PLUGINS: dict[str, str] = {
     "llsc": "plugins.llsc",
     "interp": "plugins.tcg_backends.interp",
     "exclusive-bitmap": "plugins.atomic_strategies.exclusive_bitmap",
+    "arm": "plugins.arm",
 }
 
 _REGISTRATION_HOOKS = ("tcglab_register_ops", "tcglab_register_frontends",

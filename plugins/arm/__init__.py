@@ -1,0 +1,22 @@
+"""The ARM A32 guest frontend plugin: registers :class:`ArmFrontend` as ``arm``.
+
+Modules, one job each: ``cpu`` (state layout, CPSR and mode banking), ``decode`` (the
+encoding tables), ``translate`` (per-TB state and shared generators),
+``translate_dp`` / ``translate_mem`` / ``translate_branch`` / ``translate_sys`` /
+``translate_media`` (one per instruction class), ``helpers`` (host helpers), ``disas``
+(text for trace), ``frontend`` (the Frontend contract).
+"""
+
+from __future__ import annotations
+
+from core.hookspecs import hookimpl
+
+from .frontend import ArmFrontend
+
+
+@hookimpl
+def tcglab_register_frontends(registry) -> None:
+    registry.add_frontend(ArmFrontend)
+
+
+__all__ = ["ArmFrontend"]
