@@ -28,11 +28,6 @@ if QEMU is None:
 
 pytestmark = pytest.mark.oracle
 
-# compute's default 2.85M instructions per run is benchmark material; one round is the
-# same code (its checksum is for rounds=1), compared here on both sides.
-SLOW = {"compute-1", "compute-4"}
-
-
 def run_qemu(smp: int, elf, args) -> str:
     cmd = [QEMU, "-M", "virt", "-cpu", "cortex-a15", "-smp", str(smp), "-nographic",
            "-nic", "none", "-semihosting", "-kernel", str(elf)]
@@ -50,7 +45,7 @@ def matches_regexes(pattern_file, text: str) -> bool:
         re.fullmatch(p, line) for p, line in zip(patterns, lines))
 
 
-@pytest.mark.parametrize("case", [c for c in cases() if c.id not in SLOW], ids=lambda c: c.id)
+@pytest.mark.parametrize("case", cases(), ids=lambda c: c.id)
 def test_same_output_and_exit_status_as_qemu(case):
     qemu_out = run_qemu(case.smp, case.elf, case.args)
     ours, _status, _result = run_tcglab(case.elf, case.args, case.smp)
