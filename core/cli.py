@@ -1,4 +1,4 @@
-"""The ``tcglab`` command line: ``plugins`` and ``run`` (see ``tcglab run --help``).
+"""The ``tcglab`` command line: ``plugins``, ``run`` and ``compare`` (see ``--help`` of each).
 
 Every user error ends as one line on stderr (``tcglab: error: ...``) and a non-zero
 exit status, never a traceback.
@@ -10,7 +10,6 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import time
 from typing import Sequence
 
@@ -56,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("program", metavar="PROGRAM", help="guest ELF")
     p.add_argument("guest_args", nargs=argparse.REMAINDER, metavar="GUEST_ARGS",
                    help="arguments passed to the guest (everything after PROGRAM)")
+    _add_compare_parser(sub)
     return parser
 
 
@@ -120,6 +120,8 @@ RUN_FLAGS: tuple[tuple[str, tuple[str, ...], type, str, str], ...] = (
      "memory policy (atomic-emulation strategy), e.g. exclusive-bitmap"),
     ("--seed", ("schedule", "seed"), int, "K", "seed of the random and pct schedules"),
     ("--slice", ("schedule", "slice"), int, "N", "guest instructions per scheduling slice"),
+    ("--jitter", ("schedule", "jitter"), bool, "on|off",
+     "draw each slice's length from 1..N (seeded), so switches fall anywhere"),
     ("--schedule", ("schedule", "policy"), str, "POLICY",
      f"how the next vCPU is chosen: {', '.join(KNOWN_SCHEDULES)}"),
     ("--max-insns", ("schedule", "max_insns"), int, "N",
@@ -134,8 +136,11 @@ def _dest(flag: str) -> str:
 
 
 def _flag_value(raw: str, kind: type) -> object:
-    """``raw`` as ``kind``; text that is not a number stays text, so the config check
-    reports it ("expected an integer") with the flag's name."""
+    """``raw`` as ``kind``; text that is not a number (or a boolean) stays text, so the
+    config check reports it ("expected an integer") with the flag's name."""
+    if kind is bool:
+        return {"true": True, "on": True, "yes": True, "false": False, "off": False,
+                "no": False}.get(raw.strip().lower(), raw)
     if kind is int:
         try:
             return int(raw.strip(), 0)
@@ -215,26 +220,14 @@ def _run_note(result, config: Config) -> str:
     return ""
 
 
-def write_json_atomic(path: str, payload: dict) -> None:
+def write_json_atomic(path: str, payload: dict, what: str = "--json") -> None:
     """Write ``payload`` to ``path`` through a temporary file and ``os.replace``."""
-    directory = os.path.dirname(os.path.abspath(path))
-    tmp = None
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp",
-                                   dir=directory)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(payload, f, indent=2, default=str)
-            f.write("\n")
-        os.replace(tmp, path)
-        tmp = None
-    except OSError as exc:
-        raise TcglabError(f"--json {path}: cannot write: {exc.strerror or exc}") from None
-    finally:
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
+    from .report import write_atomic
+
+    def write(f) -> None:
+        json.dump(payload, f, indent=2, default=str)
+        f.write("\n")
+    write_atomic(path, write, what=what)
 
 
 def print_stats(result, machine, file=None) -> None:
@@ -317,7 +310,277 @@ def cmd_run(args: argparse.Namespace) -> int:
     return code
 
 
-COMMANDS = {"plugins": cmd_plugins, "run": cmd_run}
+# -- tcglab compare ----------------------------------------------------------------------
+
+#: compare's defaults for values a config may also set: they apply unless --config or
+#: --set gives the key (a flag beats both).
+COMPARE_DEFAULTS: dict[str, tuple[tuple[str, str], str]] = {
+    "vcpus": (("machine", "vcpus"), "4"),
+    "schedule": (("schedule", "policy"), "random"),
+    "slice": (("schedule", "slice"), "8"),
+    "jitter": (("schedule", "jitter"), "on"),
+}
+COMPARE_SEEDS = 3
+
+COMPARE_EPILOG = """\
+Runs every WORKLOAD under every memory policy (--strategies) for --seeds schedule seeds,
+each run on a fresh machine, and prints one row per workload and strategy:
+  check         "ok" if the program's own check passed (exit status 0) in every seed,
+                else "FAIL k/n" (the failed runs are listed below the table)
+  SC, SC failed, spurious
+                store-conditionals executed, failed, and failed although no other vCPU
+                wrote the reserved bytes (the memory policy's counters)
+  slow path     slow-path loads + stores (softmmu), TLB flushes (softmmu, all vCPUs)
+  insns, MIPS   guest instructions (all seeds) and guest MIPS (insns / wall time)
+  overhead      the cell's wall time / the baseline strategy's cell's, same workload
+                ("-" when the baseline is not in the grid); per insn: the same per
+                guest instruction (fairer when a run spun until its budget ran out)
+Sums are over the seeds.  A failed run (the check failed, a guest fault, a deadlock, the
+instruction budget ran out) is data, not an error: compare exits 0 when the grid ran.
+
+WORKLOAD is a bundled program (default: all of the default grid; `tcglab compare
+--list` shows them with their arguments) or the path of a guest ELF.  --args "..." gives
+the guest arguments (it may use {vcpus}) for every workload named: ELF paths have none
+without it.  The guest's command line is "NAME ARGS..." ("PATH ARGS..." for an ELF path,
+as with `tcglab run`).
+
+The config (--config, then --set) is the base of every run; compare sets the memory
+policy, seed and instruction budget per run.  --vcpus, --schedule, --slice and --jitter
+default to 4, random, 8 and on unless the config sets them.  --max-insns defaults to each bundled
+workload's budget (about four times what its default arguments need), else 20000000; a
+run that reaches it failed with reason "max-insns".
+
+--json, --csv and --plot are written after the grid, atomically (Ctrl-C leaves no
+partial file).  JSON: {"meta", "runs", "cells"}; CSV: one row per cell.
+"""
+
+
+def _add_compare_parser(sub) -> None:
+    p = sub.add_parser(
+        "compare", help="run workloads under several memory policies and seeds; tabulate",
+        usage="tcglab compare [OPTIONS] [WORKLOAD...]",
+        description="Compare memory policies (atomic-emulation strategies) on guest "
+                    "workloads.",
+        epilog=COMPARE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    _add_config_args(p)
+    p.add_argument("workloads", nargs="*", metavar="WORKLOAD",
+                   help="bundled workload name or guest ELF path (default: the default grid)")
+    p.add_argument("--list", action="store_true",
+                   help="list the bundled workloads with their default arguments and exit")
+    p.add_argument("--strategies", metavar="A,B,...",
+                   help="memory policies to compare (default: every registered one)")
+    p.add_argument("--baseline", metavar="NAME",
+                   help="the strategy overhead is relative to (default: none)")
+    p.add_argument("--seeds", metavar="K", help=f"seeds per cell (default {COMPARE_SEEDS})")
+    p.add_argument("--seed-base", metavar="S",
+                   help="first seed: the seeds are S..S+K-1 (default 0)")
+    p.add_argument("--vcpus", metavar="N", help="number of vCPUs (default 4)")
+    p.add_argument("--backend", metavar="NAME", help="TCG backend, e.g. interp")
+    p.add_argument("--schedule", metavar="POLICY",
+                   help=f"{', '.join(KNOWN_SCHEDULES)} (default: random)")
+    p.add_argument("--slice", metavar="N",
+                   help="guest instructions per scheduling slice (default 8, with jitter: "
+                        "each slice 1..8 long, so a store can land between any LL and SC "
+                        "and a vCPU can be held off for a whole pop-pop-push)")
+    p.add_argument("--jitter", metavar="on|off",
+                   help="draw each slice's length from 1..--slice (default on)")
+    p.add_argument("--max-insns", metavar="N",
+                   help="instruction budget per run (default: the workload's; 0 = none)")
+    p.add_argument("--args", dest="guest_args", metavar="ARGS",
+                   help='guest arguments for every workload named, e.g. "{vcpus} 500"')
+    p.add_argument("--semihosting-root", metavar="DIR",
+                   help="directory the guest may open files in (default: none)")
+    p.add_argument("--jobs", "-j", metavar="N",
+                   help="host processes (default: the number of CPUs; 1 = in this "
+                        "process, in order)")
+    p.add_argument("--json", dest="json_file", metavar="FILE",
+                   help="write meta, every run and every cell as JSON")
+    p.add_argument("--csv", dest="csv_file", metavar="FILE", help="write one row per cell")
+    p.add_argument("--plot", dest="plot_file", metavar="FILE.png",
+                   help="draw SC failures and overhead per workload (needs matplotlib: "
+                        "pip install 'tcglab[plot]')")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _count(raw: str | None, flag: str, default: int, minimum: int) -> int:
+    if raw is None:
+        return default
+    try:
+        value = int(raw.strip(), 0)
+    except ValueError:
+        raise TcglabError(f"{flag} {raw}: expected an integer") from None
+    if value < minimum:
+        raise TcglabError(f"{flag} {raw}: must be >= {minimum}")
+    return value
+
+
+def _explicit_keys(args: argparse.Namespace) -> set[tuple[str, ...]]:
+    """The (section, key) pairs --config or --set give (the config is valid by now)."""
+    import tomli
+
+    from .config import apply_override
+
+    keys: set[tuple[str, ...]] = set()
+    tables: list[dict] = []
+    if args.config:
+        with open(args.config, "rb") as f:
+            tables.append(tomli.load(f))
+    for text in args.overrides:
+        data: dict = {}
+        apply_override(data, text)
+        tables.append(data)
+    for data in tables:
+        for section, table in data.items():
+            if isinstance(table, dict):
+                keys.update((section, key) for key in table)
+    return keys
+
+
+def compare_config(args: argparse.Namespace) -> tuple[Config, set[tuple[str, ...]]]:
+    """The base config of every compare run, and the keys the user set in it."""
+    load_config(args.config, args.overrides)  # its errors first, naming the file or --set
+    explicit = _explicit_keys(args)
+    for dest, (keys, default) in COMPARE_DEFAULTS.items():
+        if getattr(args, dest) is None and keys not in explicit:
+            setattr(args, dest, default)
+    return run_config(args), explicit
+
+
+def _list_workloads() -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from .compare import bundled_workloads
+
+    table = Table(title="bundled workloads (args: compare's defaults)", title_justify="left")
+    for col in ("name", "args", "default grid", "max insns", "description"):
+        table.add_column(col, justify="right" if col == "max insns" else "left")
+    for w in bundled_workloads().values():
+        table.add_row(w.name, w.args, "yes" if w.in_default_grid else "no",
+                      f"{w.max_insns:,}" if w.max_insns else "-", w.description)
+    Console().print(table)
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    import platform
+    from datetime import datetime, timezone
+
+    from . import __version__
+    from . import compare as cmp
+    from . import report
+
+    if args.list:
+        return _list_workloads()
+    seeds = _count(args.seeds, "--seeds", COMPARE_SEEDS, 1)
+    seed_base = _count(args.seed_base, "--seed-base", 0, 0)
+    jobs = _count(args.jobs, "--jobs", cmp.default_jobs(), 1)
+    for path, flag in ((args.json_file, "--json"), (args.csv_file, "--csv"),
+                       (args.plot_file, "--plot")):
+        if path:
+            report.check_writable(path, flag)
+    if args.plot_file:
+        report.require_matplotlib()
+
+    config, explicit = compare_config(args)
+    pm = PluginManager(config.plugins.disable)
+    registered = [name for name, _cls, _plugin in pm.registry.memory_policies]
+    wanted = [s.strip() for s in args.strategies.split(",") if s.strip()] \
+        if args.strategies is not None else registered
+    strategies = cmp.check_strategies(wanted, registered)
+    baseline = "none"
+    if args.baseline is not None:
+        baseline = args.baseline
+        if baseline not in registered:
+            cmp.check_strategies([baseline], registered)  # the one-line error
+    if args.max_insns is not None or ("schedule", "max_insns") in explicit:
+        max_insns: int | None = config.schedule.max_insns
+    else:
+        max_insns = None
+    workloads = cmp.resolve_workloads(args.workloads, config.machine.vcpus,
+                                      args=args.guest_args, max_insns=max_insns)
+
+    # Everything that can be wrong with the grid is reported before anything runs.
+    from .loader import load_elf
+    from .machine import Machine
+
+    for i, strategy in enumerate(strategies):
+        machine = Machine(attrs.evolve(config, machine=attrs.evolve(
+            config.machine, memory_policy=strategy)), pm)
+        if i == 0:
+            for w in workloads:
+                load_elf(w.program, machine.memory)
+        del machine
+
+    seed_list = list(range(seed_base, seed_base + seeds))
+    specs = cmp.grid_specs(workloads, strategies, seed_list, _config_data(config),
+                           config.source)
+    started = time.perf_counter()
+    runs = _run_with_progress(specs, jobs, not args.no_progress)
+    elapsed = time.perf_counter() - started
+    cells = cmp.aggregate(runs, baseline)
+    meta = {
+        "tcglab": __version__,
+        "python": platform.python_version(),
+        "python_implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "jobs": min(jobs, len(specs)),
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "wall_seconds": elapsed,
+        "grid": {
+            "workloads": [{"name": w.name, "program": w.program, "args": list(w.args),
+                           "max_insns": w.max_insns} for w in workloads],
+            "strategies": strategies,
+            "vcpus": config.machine.vcpus,
+            "seeds": seed_list,
+            "backend": config.machine.backend,
+            "schedule": config.schedule.policy,
+            "slice": config.schedule.slice,
+            "pct_depth": config.schedule.pct_depth,
+            "baseline": baseline,
+        },
+        "config": config_summary(config),
+    }
+    data = {"meta": meta, "runs": runs, "cells": cells}
+    report.print_table(data)
+    print(f"tcglab compare: {len(runs)} runs in {elapsed:.1f}s on "
+          f"{meta['jobs']} process{'es' if meta['jobs'] != 1 else ''}", file=sys.stderr)
+    if args.json_file:
+        report.write_json(args.json_file, data)
+    if args.csv_file:
+        report.write_csv(args.csv_file, cells)
+    if args.plot_file:
+        report.write_plot(args.plot_file, data)
+    return 0
+
+
+def _run_with_progress(specs, jobs: int, show: bool) -> list[dict]:
+    from . import compare as cmp
+
+    if not show:
+        return cmp.run_grid(specs, jobs)
+    from rich.console import Console
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                               TimeElapsedColumn, TimeRemainingColumn)
+
+    failed = 0
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("{task.fields[failed]} failed"), TimeElapsedColumn(),
+                  TimeRemainingColumn(), console=Console(stderr=True),
+                  transient=True) as progress:
+        task = progress.add_task("compare", total=len(specs), failed=0)
+
+        def on_result(spec, record) -> None:
+            nonlocal failed
+            failed += not record["passed"]
+            progress.update(task, advance=1, failed=failed,
+                            description=f"{spec.workload}/{spec.strategy} seed {spec.seed}")
+        return cmp.run_grid(specs, jobs, on_result)
+
+
+COMMANDS = {"plugins": cmd_plugins, "run": cmd_run, "compare": cmd_compare}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

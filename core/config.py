@@ -132,6 +132,8 @@ class ScheduleConfig:
     seed: int = option(0, min=0, doc="seed for the random and pct policies")
     max_insns: int = option(0, min=0, doc="total guest instructions to run; 0 = unbounded")
     pct_depth: int = option(3, min=1, doc="PCT bug depth d (d-1 priority change points)")
+    jitter: bool = option(False, doc="draw each slice's length uniformly from 1..slice "
+                                     "(seeded), so switches fall anywhere and some runs are long")
 
 
 def _read_only(tables: Mapping[str, Mapping[str, Any]]) -> Mapping[str, Mapping[str, Any]]:

@@ -106,7 +106,10 @@ def tcglab_machine_created(machine: "Machine") -> None:
 
 @hookspec
 def tcglab_run_finished(machine: "Machine", result: "RunResult") -> None:
-    """A run ended (guest exit, power off, instruction bound, deadlock or guest error).
+    """A run ended (guest exit, power off, every vCPU off, instruction bound or deadlock).
+
+    Not called when the run stops on a guest error (a fault the guest did not handle):
+    that propagates as :class:`core.errors.GuestError`.
 
     :param machine: the machine that ran.
     :param result: why it stopped, the exit status and the counters.

@@ -45,12 +45,17 @@ def load_elf(path: str | Path, memory: SystemMemory, *, machine: str = "EM_ARM",
             raise LoaderError(f"{name}: ELF for {elf['e_machine']}, expected {machine}")
         if elf.elfclass != elfclass:
             raise LoaderError(f"{name}: {elf.elfclass}-bit ELF, expected {elfclass}-bit")
+        if not elf.little_endian:
+            raise LoaderError(f"{name}: big-endian ELF, expected little-endian")
         segments = []
         for seg in elf.iter_segments():
             if seg["p_type"] != "PT_LOAD" or seg["p_memsz"] == 0:
                 continue
             vaddr, filesz, memsz = seg["p_paddr"], seg["p_filesz"], seg["p_memsz"]
             offset = seg["p_offset"]
+            if filesz > memsz:
+                raise LoaderError(f"{name}: segment at {vaddr:#010x} has p_filesz {filesz:#x} "
+                                  f"larger than p_memsz {memsz:#x}")
             if offset + filesz > len(data):
                 raise LoaderError(f"{name}: truncated: segment at {vaddr:#010x} needs file bytes "
                                   f"{offset:#x}..{offset + filesz:#x}, file has {len(data):#x}")

@@ -30,7 +30,7 @@ RAM_BASE = 0x4000_0000  # QEMU virt
 class RunResult:
     """Why a run stopped, the guest's exit status, and every counter."""
 
-    reason: str  # "exit", "all-off", "max-insns", "deadlock"
+    reason: str  # "exit", "poweroff", "reset", "all-off", "max-insns", "deadlock"
     exit_status: int = 0
     insns: int = 0
     message: str = ""
@@ -134,7 +134,9 @@ class Machine:
                                   for c in waiting) + ")"
                 break
             cpu = self.cpus[scheduler.pick(runnable)]
-            budget = sched_cfg.slice if not max_insns else min(sched_cfg.slice, max_insns - self.insns)
+            budget = scheduler.slice_len()
+            if max_insns:
+                budget = min(budget, max_insns - self.insns)
             self.current_cpu = cpu
             self.insns += cpu_exec(self, cpu, budget)
         self.current_cpu = None

@@ -1,14 +1,21 @@
 """Deterministic interleavings of vCPUs: round-robin, seeded random, and PCT.
 
 The machine runs one vCPU at a time for a *slice* of N guest instructions (N = 1 makes
-every instruction boundary a possible switch, even inside a TB).  Which vCPU runs next
-is chosen here from a seeded PRNG only, so the same config and seed give the same run,
-bit for bit.
+every instruction boundary a possible switch, even inside a TB; with ``jitter`` each
+slice's length is drawn from 1..N, so a switch may still fall between any two
+instructions while some vCPUs also get held off for a long stretch, which is what an
+ABA needs: another vCPU running a whole pop-pop-push between one vCPU's LL and SC).
+Which vCPU runs next is chosen here from a seeded PRNG only, so the same config and seed
+give the same run, bit for bit.
 
 PCT (Burckhardt et al., "A Randomized Scheduler with Probabilistic Guarantees of Finding
 Bugs", ASPLOS 2010): each vCPU gets a distinct random priority >= d; the runnable vCPU of
-highest priority runs; at d-1 random change points (slice numbers drawn from the first
-``horizon`` slices) the running vCPU's priority drops to i (< d), for the i-th point.
+highest priority runs; at d-1 distinct random change points (slice numbers drawn from
+the first ``horizon`` slices) the running vCPU's priority drops below every other, to
+d-1, d-2, ... 1.  PCT assumes programs that terminate under any schedule; guest spin
+loops do not (the highest-priority vCPU would spin on a lower one forever), so the
+change points repeat every ``horizon`` slices, each demotion going lower still: a
+spinning vCPU is eventually demoted and the run makes progress.
 """
 
 from __future__ import annotations
@@ -32,13 +39,20 @@ class Scheduler:
         self.last = -1
         self.policy = config.policy
         if self.policy == "pct":
-            horizon = (config.max_insns // config.slice) if config.max_insns else PCT_DEFAULT_HORIZON
             d = config.pct_depth
+            horizon = (config.max_insns // config.slice) if config.max_insns else PCT_DEFAULT_HORIZON
+            self.horizon = max(horizon, d + 1)
             prios = list(range(d, d + n_cpus))
             self.rng.shuffle(prios)
             self.priority = prios
-            self.change_points = {self.rng.randrange(1, max(2, horizon)): d - 1 - i
-                                  for i in range(d - 1)}
+            self.change_points = sorted(self.rng.sample(range(1, self.horizon), d - 1))
+            self.next_low = d - 1
+
+    def slice_len(self) -> int:
+        """Guest instructions the next slice may run: ``slice``, or 1..slice with jitter."""
+        if self.config.jitter and self.config.slice > 1:
+            return self.rng.randint(1, self.config.slice)
+        return self.config.slice
 
     def pick(self, runnable: Sequence[int]) -> int:
         """Index of the vCPU to run next, from the non-empty sorted ``runnable``."""
@@ -53,6 +67,7 @@ class Scheduler:
         return choice
 
     def _pick_pct(self, runnable: Sequence[int]) -> int:
-        if self.step in self.change_points and self.last >= 0:
-            self.priority[self.last] = self.change_points[self.step]
+        if self.step % self.horizon in self.change_points and self.last >= 0:
+            self.priority[self.last] = self.next_low
+            self.next_low -= 1
         return max(runnable, key=lambda i: self.priority[i])

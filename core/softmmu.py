@@ -236,6 +236,10 @@ class SoftMMU:
         self.host: list[memoryview | None] = [None] * TLB_SIZE
         self.addend = [0] * TLB_SIZE
         self.stats = cpu.stats
+        # asynchronous flushes requested of this vCPU, applied at its next TB boundary
+        self.pending_flush_all = False
+        self.pending_pages: set[int] = set()
+        self.flush_queued = False
 
     # ------------------------------------------------------------------ fast paths
 
@@ -390,7 +394,8 @@ class SoftMMU:
 def tlb_flush(cpu: "CPUState", *, async_: bool = False) -> None:
     """Flush ``cpu``'s whole TLB now, or at its next TB boundary when ``async_``."""
     if async_:
-        cpu.queue_work(lambda c: c.mmu.flush())
+        cpu.mmu.pending_flush_all = True
+        _schedule_pending(cpu)
     else:
         cpu.mmu.flush()
 
@@ -398,6 +403,28 @@ def tlb_flush(cpu: "CPUState", *, async_: bool = False) -> None:
 def tlb_flush_page(cpu: "CPUState", addr: int, *, async_: bool = False) -> None:
     """Flush ``cpu``'s entry for ``addr``'s page now, or at its next TB boundary."""
     if async_:
-        cpu.queue_work(lambda c: c.mmu.flush_page(addr))
+        cpu.mmu.pending_pages.add(addr & PAGE_MASK)
+        _schedule_pending(cpu)
     else:
         cpu.mmu.flush_page(addr)
+
+
+def _schedule_pending(cpu: "CPUState") -> None:
+    """Queue one work item that applies every pending flush, however many accumulate
+    (a vCPU that is halted or off for a long time must not collect a closure per LL)."""
+    mmu = cpu.mmu
+    if not mmu.flush_queued:
+        mmu.flush_queued = True
+        cpu.queue_work(_apply_pending)
+
+
+def _apply_pending(cpu: "CPUState") -> None:
+    mmu = cpu.mmu
+    mmu.flush_queued = False
+    if mmu.pending_flush_all:
+        mmu.flush()
+    else:
+        for page in sorted(mmu.pending_pages):
+            mmu.flush_page(page)
+    mmu.pending_flush_all = False
+    mmu.pending_pages.clear()

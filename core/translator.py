@@ -6,6 +6,9 @@ instruction is on another page; then IR passes (optimisers) run, and the backend
 compiles it.  TBs are cached by ``(pc, flags)``.  Every page a TB's code came from is
 marked as a code page, so that a store to it (TLB_NOTDIRTY on the slow path)
 invalidates the TBs there: self-modifying code retranslates instead of running stale.
+A store into the TB that is running takes effect when that TB ends, not inside it: ARM
+requires an ISB (which ends a TB) before modified code may be relied on, as QEMU
+assumes for every target without precise SMC.
 """
 
 from __future__ import annotations

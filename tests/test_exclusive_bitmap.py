@@ -263,3 +263,30 @@ def test_policy_is_thread_safe():
 
 def test_ram_base_is_virt():
     assert RAM_BASE == 0x4000_0000
+
+
+def test_own_plain_store_keeps_own_reservation_with_per_vcpu_bits():
+    """A vCPU's own store to its reserved page dirties the other vCPUs' bits, not its own."""
+    m = toy_machine([("HALT",)], vcpus=2)
+    cpu0 = m.cpus[0]
+    memop = MemOp.UL | MemOp.MO_ALIGN
+    m.policy.load_link(cpu0, X, memop)
+    cpu0.mmu.store(X + 0x100, 1, MemOp.UL)
+    assert m.policy.store_cond(cpu0, X, 7, memop) == 0
+    # and once the reservation is gone, nobody holds the page: stores stop trapping
+    cell = m.memory.ram_list.ram_page(X)
+    assert m.memory.ram_list.excl_bitmap[cell] == m.policy.all_dirty
+
+
+def test_a_new_ll_releases_the_old_reservations_page():
+    m = toy_machine([("HALT",)], vcpus=2)
+    cpu0, cpu1 = m.cpus
+    memop = MemOp.UL | MemOp.MO_ALIGN
+    m.policy.load_link(cpu0, X, memop)  # page P, then abandoned (a failed CAS: no CLREX)
+    m.policy.load_link(cpu0, OTHER_PAGE, memop)
+    assert m.policy.store_cond(cpu0, OTHER_PAGE, 1, memop) == 0
+    assert m.policy.tlb_fill_flags(cpu1, X & ~0xFFF) == 0
+    slow = cpu1.stats.slow_stores
+    for _ in range(10):
+        cpu1.mmu.store(X, 5, MemOp.UL)
+    assert cpu1.stats.slow_stores - slow <= 1  # at most the refill, then the fast path

@@ -112,7 +112,7 @@ def test_random_is_seeded():
 def test_pct_runs_highest_priority_and_demotes_at_change_points():
     s = Scheduler(ScheduleConfig(policy="pct", seed=4, pct_depth=3, max_insns=100, slice=1), 3)
     assert sorted(s.priority) == [3, 4, 5]
-    assert len(s.change_points) == 2 and all(1 <= k < 100 for k in s.change_points)
+    assert len(set(s.change_points)) == 2 and all(1 <= k < 100 for k in s.change_points)
     first = s.priority.index(5)
     k = min(s.change_points)
     picks = [s.pick([0, 1, 2]) for _ in range(k)]  # steps 1..k
@@ -120,3 +120,22 @@ def test_pct_runs_highest_priority_and_demotes_at_change_points():
     assert picks[-1] != first  # ...the first change point demotes it
     assert s.priority[first] == 2  # d - 1
     assert picks[-1] == s.priority.index(4)
+
+
+def test_pct_change_points_repeat_so_spinning_vcpus_are_demoted():
+    s = Scheduler(ScheduleConfig(policy="pct", seed=1, pct_depth=2, max_insns=50, slice=1), 2)
+    picks = [s.pick([0, 1]) for _ in range(400)]
+    assert picks.count(0) > 0 and picks.count(1) > 0
+    switches = sum(a != b for a, b in zip(picks, picks[1:]))
+    assert switches >= 400 // 50 - 1  # at least one demotion per horizon
+
+
+def test_pct_finishes_a_spin_wait_program():
+    """vCPU 1 waits for a flag vCPU 0 sets; whichever PCT favours, the run ends."""
+    flag = DATA + 0x2000
+    prog = li(1, flag) + [("CPUID", 0), ("BNZ", 0, "wait"), ("MOVI", 2, 0, 1),
+                          ("STW", 2, 1, 0), ("HALT",), "wait", ("LDW", 3, 1, 0),
+                          ("BZ", 3, "wait"), ("MOVI", 4, 0, 0), ("EXIT", 0, 4)]
+    for seed in range(6):
+        m = toy_machine(prog, vcpus=2, schedule={"policy": "pct", "seed": seed, "slice": 1})
+        assert m.run().reason == "exit", seed

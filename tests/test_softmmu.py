@@ -672,3 +672,16 @@ def test_machine_ram_is_at_ram_base():
     assert m.memory.ram_list.find(RAM_BASE) is m.ram
     assert m.ram.size == 1 << 20
     assert m.memory.ram_list.find(RAM_END) is None
+
+
+def test_async_flushes_coalesce_into_one_work_item():
+    from core.softmmu import tlb_flush, tlb_flush_page
+    m = machine()
+    cpu = m.cpus[0]
+    for i in range(100):
+        tlb_flush_page(cpu, DATA + 4096 * (i % 3), async_=True)
+    assert len(cpu.work) == 1
+    tlb_flush(cpu, async_=True)
+    assert len(cpu.work) == 1
+    cpu.run_work()
+    assert cpu.work == [] and not cpu.mmu.pending_pages and not cpu.mmu.pending_flush_all

@@ -121,8 +121,11 @@ class ExclusiveBitmapPolicy(MemoryPolicy):
                 self.excl_addr[j] = NO_RESERVATION  # the store resets j's protected range
                 self._release(j, cell, page)
         if not self.by_range:
-            self.bitmap[cell] = self.all_dirty & ~(self.bitmap[cell] & self._bit(me)) \
-                if self.per_vcpu else self.all_dirty
+            if self.per_vcpu:  # dirty every other vCPU's bit; the storer's own stays as it was
+                mine = self._bit(me)
+                self.bitmap[cell] = (self.all_dirty & ~mine) | (self.bitmap[cell] & mine)
+            else:
+                self.bitmap[cell] = self.all_dirty
 
     # ---- LL/SC ------------------------------------------------------------------------
 
@@ -133,6 +136,7 @@ class ExclusiveBitmapPolicy(MemoryPolicy):
             st = self.stats[me]
             st.ll += 1
             value = cpu.mmu.load_slow(addr, memop)  # faults before anything is reserved
+            self._drop(me)  # a new LL replaces the old reservation: release its page
             cell = self._cell(addr)
             if cell is None:  # not RAM (MMIO): nothing to reserve, the SC will fail
                 self.excl_addr[me] = NO_RESERVATION

@@ -113,3 +113,21 @@ def test_data_abort(tmp_path, capfd):
 def test_bad_options(capfd, argv, needle):
     status, _out, err = run(capfd, *argv, str(WORKLOADS / "counter.elf"))
     assert_one_line_error(status, err, needle)
+
+
+def test_filesz_larger_than_memsz(tmp_path, capfd):
+    prog = make_elf(tmp_path / "sz.elf", words(0xE320F000, 0xE320F000))
+    data = bytearray(prog.read_bytes())
+    struct.pack_into("<I", data, 52 + 20, 4)  # p_memsz = 4 < p_filesz = 8
+    prog.write_bytes(bytes(data))
+    status, _out, err = run(capfd, str(prog))
+    assert_one_line_error(status, err, "p_filesz", "p_memsz")
+
+
+def test_big_endian_elf(tmp_path, capfd):
+    prog = make_elf(tmp_path / "be.elf", words(0xE320F000))
+    data = bytearray(prog.read_bytes())
+    data[5] = 2  # EI_DATA = ELFDATA2MSB
+    prog.write_bytes(bytes(data))
+    status, _out, err = run(capfd, str(prog))
+    assert_one_line_error(status, err, str(prog))
