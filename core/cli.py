@@ -538,6 +538,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
             "backend": config.machine.backend,
             "schedule": config.schedule.policy,
             "slice": config.schedule.slice,
+            "jitter": config.schedule.jitter,
             "pct_depth": config.schedule.pct_depth,
             "baseline": baseline,
         },

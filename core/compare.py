@@ -47,7 +47,7 @@ MACHINE_KEYS: tuple[str, ...] = ("slow_loads", "slow_stores", "tlb_fills", "tlb_
 
 #: Run fields that are the same for every seed of a cell (copied into the cell).
 CELL_KEYS: tuple[str, ...] = ("workload", "program", "args", "strategy", "vcpus", "backend",
-                              "schedule", "slice", "max_insns")
+                              "schedule", "slice", "jitter", "max_insns")
 
 
 @define(frozen=True)
@@ -292,6 +292,7 @@ def make_record(spec: RunSpec, config: Any, result: Any, output: bytes) -> dict[
         "backend": config.machine.backend,
         "schedule": sched.policy,
         "slice": sched.slice,
+        "jitter": sched.jitter,
         "max_insns": sched.max_insns,
         "passed": result.reason == "exit" and result.exit_status == 0,
         "reason": result.reason,

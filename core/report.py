@@ -102,7 +102,8 @@ def load_json(path: str) -> dict[str, Any]:
 #: bool, "list" (JSON text), "float?" / "str?" (empty = None).
 CELL_COLUMNS: tuple[tuple[str, Any], ...] = (
     ("workload", str), ("strategy", str), ("program", str), ("args", "list"),
-    ("vcpus", int), ("backend", str), ("schedule", str), ("slice", int), ("max_insns", int),
+    ("vcpus", int), ("backend", str), ("schedule", str), ("slice", int),
+    ("jitter", bool), ("max_insns", int),
     ("seeds", "list"), ("runs", int), ("passed", int), ("passed_all", bool),
     ("failed_seeds", "list"), ("failure_reasons", "list"),
     ("insns", int), ("wall_seconds", float), ("mips", float),
@@ -262,7 +263,8 @@ def print_table(data: Mapping[str, Any], console: Any = None) -> None:
     meta = data.get("meta", {})
     grid = meta.get("grid", {})
     title = (f"{grid.get('vcpus', '?')} vCPUs, {grid.get('backend', '?')} backend, "
-             f"{grid.get('schedule', '?')} schedule, slice {grid.get('slice', '?')}, "
+             f"{grid.get('schedule', '?')} schedule, slice {grid.get('slice', '?')}"
+             f"{' (jittered)' if grid.get('jitter') else ''}, "
              f"seeds {_seed_range(grid.get('seeds', []))}")
     table = Table(title=title, title_justify="left")
     numeric = set(TABLE_COLUMNS[3:])
@@ -374,7 +376,8 @@ def write_plot(path: str, data: Mapping[str, Any], what: str = "--plot") -> None
     top.set_ylabel("SC failures (sum over seeds)")
     top.set_yscale("symlog", linthresh=1)
     top.set_title(f"tcglab compare: {grid.get('vcpus', '?')} vCPUs, "
-                  f"{grid.get('schedule', '?')} schedule, slice {grid.get('slice', '?')}, "
+                  f"{grid.get('schedule', '?')} schedule, slice {grid.get('slice', '?')}"
+                  f"{' (jittered)' if grid.get('jitter') else ''}, "
                   f"{len(grid.get('seeds', [])) or '?'} seeds (✗n: the check failed in n seeds)",
                   fontsize=9)
     if use_overhead:

@@ -31,7 +31,8 @@ def record(workload="w", strategy="s", seed=0, *, passed=True, reason="exit", st
     machine.update(slow_loads=slow_loads, tlb_flushes=2)
     return {"workload": workload, "program": f"/x/{workload}.elf", "args": ["4", "10"],
             "argv": [workload, "4", "10"], "strategy": strategy, "vcpus": 4, "seed": seed,
-            "backend": "interp", "schedule": "random", "slice": 1, "max_insns": 5000,
+            "backend": "interp", "schedule": "random", "slice": 1, "jitter": False,
+            "max_insns": 5000,
             "passed": passed, "reason": reason, "exit_status": status,
             "message": "" if passed else "why", "insns": insns, "wall_seconds": wall,
             "policy": policy, "machine": machine, "output": output}
@@ -255,8 +256,8 @@ def test_workload_registry_files_exist():
 def direct_run(program, argv, strategy, vcpus, seed, max_insns):
     """The same cell run by hand, as tests/arm/workload_cases.py does."""
     config = parse_config({"machine": {"vcpus": vcpus, "memory_policy": strategy},
-                           "schedule": {"policy": "random", "slice": 1, "seed": seed,
-                                        "max_insns": max_insns}}, "<direct>")
+                           "schedule": {"policy": "random", "slice": 8, "jitter": True,
+                                        "seed": seed, "max_insns": max_insns}}, "<direct>")
     m = Machine(config, PluginManager())
     out = io.BytesIO()
     m.platform.stdout = m.platform.stderr = out
@@ -277,7 +278,8 @@ def test_small_grid_prints_a_table_and_matches_a_direct_run(tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.csv", "r.json"]
     meta = data["meta"]
     assert meta["grid"]["vcpus"] == 2 and meta["grid"]["seeds"] == [0, 1]
-    assert meta["grid"]["schedule"] == "random" and meta["grid"]["slice"] == 1
+    assert meta["grid"]["schedule"] == "random" and meta["grid"]["slice"] == 8
+    assert meta["grid"]["jitter"] is True
     assert {"tcglab", "python", "platform", "cpu_count", "date"} <= meta.keys()
     runs = data["runs"]
     assert [(r["workload"], r["strategy"], r["seed"]) for r in runs] == \
