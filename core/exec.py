@@ -7,14 +7,19 @@ from the TB cache (translating on a miss), and chains the two.  Guest exceptions
 the TB as Python exceptions and are handled here: halt, yield, the atomic
 (stop-the-world) step, and everything else offered to the frontend, then the platform,
 then reported as a one-line error.
+
+A memory policy that needs the world stopped raises :func:`cpu_loop_exit_atomic` from an
+op's semantics (QEMU's ``cpu_loop_exit_atomic``): the backend rewinds the pc to that
+instruction, which did not complete and is not counted, and :func:`step_atomic` runs it
+again, alone, and counts it once.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from .backend import EXIT_BUDGET, EXIT_NOCHAIN
-from .cpu import EXCP, CPURunState, CPUState, GuestException, GuestFault
+from .cpu import EXCP, CpuLoopExit, CPURunState, CPUState, GuestException, GuestFault
 from .errors import GuestError
 
 if TYPE_CHECKING:
@@ -52,6 +57,14 @@ def cpu_exec(machine: "Machine", cpu: CPUState, budget: int) -> int:
             cpu.mid_tb = False
             stats.exceptions += 1
             last_tb = None
+            if exc.excp is EXCP.ATOMIC:
+                if exc.restore and exc.executed:
+                    executed -= 1  # rewound, not completed: step_atomic runs and counts it
+                n, keep_running = step_atomic(machine, cpu)
+                executed += n
+                if not keep_running:
+                    break
+                continue
             if not handle_exception(machine, cpu, exc):
                 break
             continue
@@ -78,9 +91,6 @@ def handle_exception(machine: "Machine", cpu: CPUState, exc: GuestException) -> 
         return False
     if excp is EXCP.EXIT:
         return False
-    if excp is EXCP.ATOMIC:
-        step_atomic(machine, cpu)
-        return True
     if machine.frontend.handle_exception(cpu, exc):
         return True
     if machine.platform is not None and machine.platform.handle_exception(cpu, exc):
@@ -98,19 +108,48 @@ def describe_exception(cpu: CPUState, exc: GuestException) -> str:
     return f"vCPU {cpu.index}: unhandled exception {what}, pc={exc.pc:#010x}"
 
 
-def step_atomic(machine: "Machine", cpu: CPUState) -> None:
+class ExitAtomic(CpuLoopExit):
+    """Leave the TB and run the current instruction again with every other vCPU stopped.
+
+    ``restore``: the backend rewinds the pc to the instruction that raised it.
+    """
+
+    excp = EXCP.ATOMIC
+    restore = True
+
+
+def cpu_loop_exit_atomic(cpu: CPUState) -> NoReturn:
+    """From an op's semantics: redo this instruction in exclusive mode (QEMU's
+    ``cpu_loop_exit_atomic``).  Nothing the instruction did before the call may be
+    visible, since it runs again from the start."""
+    raise ExitAtomic(message=f"vCPU {cpu.index}: exclusive step requested")
+
+
+def step_atomic(machine: "Machine", cpu: CPUState) -> tuple[int, bool]:
     """Run one instruction of ``cpu`` with every other vCPU stopped (``cpu_exec_step_atomic``).
 
     The scheduler runs one vCPU at a time, so "stopped" holds by construction; what this
     adds is the one-instruction TB (uncached) and ``machine.exclusive_cpu`` set while it
-    runs, which a memory policy reads to complete an SC alone.
+    runs, which a memory policy reads to complete an SC alone.  Returns the instructions
+    run (0 or 1) and whether the slice may go on; an exception of that instruction is
+    handled as in :func:`cpu_exec`, after exclusive mode has ended.
     """
     fe = machine.frontend
     pc, flags = fe.get_pc(cpu), fe.tb_flags(cpu)
-    tb = machine.translator.translate(cpu, pc, flags, max_insns=1, cache=False)
     machine.exclusive_cpu = cpu
     try:
+        tb = machine.translator.translate(cpu, pc, flags, max_insns=1, cache=False)
         _exit, n = machine.backend.execute(cpu, tb, 1)
-        cpu.stats.insns += n
+        return n, True
+    except GuestException as exc:
+        if exc.pc is None:
+            exc.pc = pc
+        raised = exc
     finally:
         machine.exclusive_cpu = None
+    cpu.stats.exceptions += 1
+    if raised.excp is EXCP.ATOMIC:
+        raise GuestError(f"vCPU {cpu.index}: the instruction at pc={pc:#010x} asked for "
+                         "exclusive mode while running in it (a memory policy that never "
+                         "completes in exclusive mode)")
+    return raised.executed, handle_exception(machine, cpu, raised)

@@ -29,6 +29,11 @@ BUILTIN_PLUGINS: dict[str, str] = {
     "llsc": "plugins.llsc",
     "interp": "plugins.tcg_backends.interp",
     "exclusive-bitmap": "plugins.atomic_strategies.exclusive_bitmap",
+    "cmpxchg": "plugins.atomic_strategies.cmpxchg",
+    "stop-the-world": "plugins.atomic_strategies.stop_the_world",
+    "store-test": "plugins.atomic_strategies.store_test",
+    "arm-monitor": "plugins.atomic_strategies.arm_monitor",
+    "none": "plugins.atomic_strategies.none",
     "arm": "plugins.arm",
 }
 
