@@ -75,7 +75,7 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     console = Console()
-    for kind in ("frontends", "backends", "memory_policies", "ops"):
+    for kind in ("frontends", "backends", "memory_policies", "workloads", "ops"):
         table = Table(title=kind.replace("_", " "), title_justify="left")
         table.add_column("name")
         table.add_column("plugin")

@@ -10,16 +10,14 @@ The grid runs in this process (``jobs=1``: deterministic order) or over a pool o
 processes; every run builds its own :class:`~core.machine.Machine` from plain config data,
 so the records do not depend on ``jobs`` (except their wall times).
 
-Bundled workloads come from the modules named in :data:`BUNDLED_WORKLOAD_MODULES`, each of
-which provides ``WORKLOADS``, a ``{name: Workload}`` dict.  They are imported by name (as
-:data:`core.plugins.BUILTIN_PLUGINS` are), so the core still imports no plugin.
+Workloads come from plugins, through the ``tcglab_register_workloads`` hook (the ARM
+plugin registers the bundled programs), so the core imports no plugin.
 
 Writers, readers and the table are in :mod:`core.report`.
 """
 
 from __future__ import annotations
 
-import importlib
 import io
 import multiprocessing
 import os
@@ -33,9 +31,6 @@ from attrs import define, field
 from .config import parse_config
 from .errors import TcglabError, did_you_mean
 from .memory_policy import PolicyStats
-
-#: Modules providing ``WORKLOADS`` (name -> :class:`Workload`): the bundled programs.
-BUNDLED_WORKLOAD_MODULES: tuple[str, ...] = ("plugins.arm.workloads",)
 
 #: Instruction budget of a run when neither the workload nor the user gives one.
 DEFAULT_MAX_INSNS = 20_000_000
@@ -89,18 +84,12 @@ class Workload:
         return self.max_insns * max(vcpus, 4) ** 2 // 16
 
 
-def bundled_workloads() -> dict[str, Workload]:
-    """Every bundled workload by name (modules that are not installed are skipped)."""
-    out: dict[str, Workload] = {}
-    for modname in BUNDLED_WORKLOAD_MODULES:
-        try:
-            module = importlib.import_module(modname)
-        except ModuleNotFoundError as exc:
-            if exc.name and modname.startswith(exc.name):
-                continue
-            raise
-        out.update(getattr(module, "WORKLOADS", {}))
-    return out
+def bundled_workloads(registry: Any = None) -> dict[str, Workload]:
+    """Every workload plugins registered (``tcglab_register_workloads``), by name."""
+    if registry is None:
+        from .plugins import PluginManager
+        registry = PluginManager().registry
+    return {name: w for name, (w, _plugin) in registry.workloads.items.items()}  # in order
 
 
 @define(frozen=True)

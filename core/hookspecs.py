@@ -75,6 +75,17 @@ def tcglab_register_memory_policies(registry: "Registry") -> None:
     """
 
 
+@hookspec
+def tcglab_register_workloads(registry: "Registry") -> None:
+    """Add guest workloads that ``tcglab compare`` can run by name.
+
+    :param registry: call ``registry.add_workload(workload)`` with a
+        :class:`core.compare.Workload` (name, ELF path, default arguments, budget).
+
+    Called once per plugin manager.  The return value is ignored.
+    """
+
+
 # --------------------------------------------------------------------------- translation
 
 

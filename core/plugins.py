@@ -38,7 +38,8 @@ BUILTIN_PLUGINS: dict[str, str] = {
 }
 
 _REGISTRATION_HOOKS = ("tcglab_register_ops", "tcglab_register_frontends",
-                       "tcglab_register_backends", "tcglab_register_memory_policies")
+                       "tcglab_register_backends", "tcglab_register_memory_policies",
+                       "tcglab_register_workloads")
 
 
 def _entry_points() -> list[metadata.EntryPoint]:

@@ -16,7 +16,6 @@ from .ir import BASE_OPS, OpDef, OpTable
 
 T = TypeVar("T")
 
-KINDS = ("frontend", "backend", "memory_policy", "op")
 
 
 class _Table(Generic[T]):
@@ -63,6 +62,7 @@ class Registry:
         self.frontends: _Table[type] = _Table("frontend")
         self.backends: _Table[type] = _Table("backend")
         self.memory_policies: _Table[type] = _Table("memory_policy")
+        self.workloads: _Table[Any] = _Table("workload")
         self.optable = OpTable()
         self.op_providers: dict[str, str] = {d.name: "core" for d in BASE_OPS}
 
@@ -79,6 +79,10 @@ class Registry:
     def add_memory_policy(self, cls: type) -> None:
         """Register a :class:`core.memory_policy.MemoryPolicy` subclass under ``cls.name``."""
         self.memory_policies.add(getattr(cls, "name", None), cls, self.current_plugin)
+
+    def add_workload(self, workload: Any) -> None:
+        """Register a guest workload (:class:`core.compare.Workload`) under its ``name``."""
+        self.workloads.add(getattr(workload, "name", None), workload, self.current_plugin)
 
     def add_op(self, opdef: OpDef) -> None:
         """Add an op to the one op table; it must carry reference semantics."""
@@ -111,11 +115,13 @@ class Registry:
     def listing(self) -> dict[str, list[dict[str, Any]]]:
         """Everything registered, by kind, with its plugin and a one-line description."""
         def doc(obj: Any) -> str:
-            text = (getattr(obj, "__doc__", None) or "").strip()
+            text = getattr(obj, "description", None) or ""  # a workload says what it does
+            text = (text or getattr(obj, "__doc__", None) or "").strip()
             return text.splitlines()[0] if text else ""
         out: dict[str, list[dict[str, Any]]] = {}
         for kind, table in (("frontends", self.frontends), ("backends", self.backends),
-                            ("memory_policies", self.memory_policies)):
+                            ("memory_policies", self.memory_policies),
+                            ("workloads", self.workloads)):
             out[kind] = [{"name": n, "plugin": p, "description": doc(c)} for n, c, p in table]
         out["ops"] = [{"name": d.name, "plugin": self.op_providers[d.name], "description": d.doc}
                       for d in sorted(self.optable, key=lambda d: d.name)]

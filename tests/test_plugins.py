@@ -121,7 +121,7 @@ def test_builtins_fill_the_registry(builtin_pm):
 
 def test_listing_shape(builtin_pm):
     listing = builtin_pm.registry.listing()
-    assert list(listing) == ["frontends", "backends", "memory_policies", "ops"]
+    assert list(listing) == ["frontends", "backends", "memory_policies", "workloads", "ops"]
     for kind, rows in listing.items():
         assert [r["name"] for r in rows] == sorted(r["name"] for r in rows), kind
         for row in rows:
@@ -746,7 +746,8 @@ def test_cli_plugins_json(capsys):
     out, err = capsys.readouterr()
     assert err == ""
     listing = json.loads(out)
-    assert set(listing) == {"frontends", "backends", "memory_policies", "ops", "plugins"}
+    assert set(listing) == {"frontends", "backends", "memory_policies", "workloads", "ops",
+                            "plugins"}
     assert listing["plugins"] == ["exclusive-bitmap", "interp", "llsc"]
 
     def plugin_of(kind, name):

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import tomli
 
+from core.plugins import PluginManager
 from core.config import MachineConfig, ScheduleConfig, describe_options, parse_config
 from plugins.atomic_strategies.exclusive_bitmap import ExclusiveBitmapOptions
 
@@ -37,6 +38,9 @@ def test_configuration_example_is_valid_and_documents_every_key():
             assert (section, row[0]) in documented, f"[{section}] {row[0]} missing from README"
     for row in describe_options(ExclusiveBitmapOptions):
         assert row[0] in data["plugins"]["exclusive-bitmap"], row[0]
+    for name, cls, _plugin in PluginManager(autoload=False).registry.memory_policies:
+        for row in describe_options(cls.Options):
+            assert row[0] in data["plugins"].get(name, {}), f"[plugins.{name}] {row[0]}"
     assert "disable" in data["plugins"]
     # the example must be a config tcglab accepts (plugin tables are checked by the machine)
     config = parse_config(data, "README.md")

@@ -19,4 +19,12 @@ def tcglab_register_frontends(registry) -> None:
     registry.add_frontend(ArmFrontend)
 
 
+@hookimpl
+def tcglab_register_workloads(registry) -> None:
+    from .workloads import WORKLOADS  # the bundled guest programs (ELFs built from source)
+
+    for workload in WORKLOADS.values():
+        registry.add_workload(workload)
+
+
 __all__ = ["ArmFrontend"]

@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from core.builder import Builder
-from core.cpu import CPUState, GuestException
+from core.cpu import CPUState
 from core.frontend import DisasContext, DisasJump, Frontend
 
 from . import cpu as arm
@@ -54,18 +54,9 @@ class ArmFrontend(Frontend):
         env = cpu.env
         return (env[arm.S_CPSR] & arm.CPSR_M) | (env[arm.S_THUMB] << 5)
 
-    def handle_exception(self, cpu: CPUState, exc: GuestException) -> bool:
-        """No exception is delivered to guest vectors: the platform or the machine reports."""
-        return False
-
     def boot(self, image: "LoadedImage", argv: list[str]) -> None:
-        platform = self.machine.platform
-        if platform is not None and hasattr(platform, "boot"):
-            platform.boot(image, argv)
-            return
-        cpu0 = self.machine.cpus[0]
-        cpu0.env[arm.S_PC] = image.entry & ~1
-        cpu0.env[arm.S_THUMB] = image.entry & 1
+        """The virt board's boot protocol (vCPU 0 at the entry, the others off)."""
+        self.machine.platform.boot(image, argv)
 
     # ---------------------------------------------------------------- platform interface
 
@@ -88,11 +79,6 @@ class ArmFrontend(Frontend):
     def start_cpu(self, cpu: CPUState, entry: int, r0: int) -> None:
         """PSCI CPU_ON: reset ``cpu`` into SVC mode at ``entry`` with ``r0``; RUNNING."""
         arm.start_cpu(cpu, self.layout, entry, r0)
-
-    def spsr_read(self, cpu: CPUState) -> int | None:
-        """The current mode's SPSR (None in User/System mode)."""
-        slot = arm.spsr_slot(arm.current_mode(cpu))
-        return None if slot is None else cpu.env[slot]
 
     # ---------------------------------------------------------------- translation
 

@@ -75,6 +75,8 @@ def _cpsr_read(cpu):
 
 
 def _cpsr_write(cpu, value, mask):
+    if value & mask & arm.CPSR_E:  # MSR CPSR_x, Rn with E = 1 (the pc is the MSR's)
+        _unsupported(cpu, cpu.env[arm.S_PC], UNSUPPORTED_BE)
     arm.cpsr_write(cpu, value, mask)
 
 
@@ -83,6 +85,8 @@ def _exception_return(cpu, new_pc):
     slot = arm.spsr_slot(arm.current_mode(cpu))
     env = cpu.env
     if slot is not None:
+        if env[slot] & arm.CPSR_E:  # returning to big-endian data (the pc is the insn's)
+            _unsupported(cpu, env[arm.S_PC], UNSUPPORTED_BE)
         arm.cpsr_write(cpu, env[slot], M32)
     env[arm.S_PC] = new_pc & (~1 if env[arm.S_THUMB] else ~3) & M32
     cpu.machine.policy.exception_return(cpu)
@@ -106,9 +110,11 @@ helper_cpsr_read = Helper("arm_cpsr_read", _cpsr_read, I32, (),
                           CallFlag.NO_WRITE_GLOBALS | CallFlag.NO_SIDE_EFFECTS,
                           "MRS CPSR: the CPSR with the execution-state bits read as zero")
 helper_cpsr_write = Helper("arm_cpsr_write", _cpsr_write, None, (I32, I32), CallFlag.NONE,
-                           "MSR CPSR / CPS: write the bits in mask (mode changes bank registers)")
+                           "MSR CPSR / CPS: write the bits in mask (mode changes bank registers; "
+                           "E = 1 is refused, the pc must hold the insn's address then)")
 helper_exception_return = Helper("arm_exception_return", _exception_return, None, (I32,),
-                                 CallFlag.NONE, "SUBS pc / LDM ^ with pc: CPSR = SPSR, pc = new")
+                                 CallFlag.NONE, "SUBS pc / LDM ^ with pc: CPSR = SPSR, pc = new "
+                                 "(the pc holds the insn's address on entry)")
 helper_get_user_reg = Helper("arm_get_user_reg", _get_user_reg, I32, (I32,),
                              CallFlag.NO_WRITE_GLOBALS | CallFlag.NO_SIDE_EFFECTS,
                              "STM ^: User-mode r8-r14")
@@ -173,6 +179,16 @@ def _add_setq(cpu, a, b):
     return r & M32
 
 
+def _add3_setq(cpu, a, b, c):
+    """a + b + c as one exact (64-bit) sum, wrapped; Q is set iff the final sum overflows
+    32 bits (SMLAD/SMLSD/SMUAD/SMUSD: the ARM ARM checks the whole sum once, so an
+    overflowing product1 + product2 brought back into range by Ra does not set Q)."""
+    r = to_signed(a, 32) + to_signed(b, 32) + to_signed(c, 32)
+    if not -(1 << 31) <= r < (1 << 31):
+        _set_q(cpu)
+    return r & M32
+
+
 def _ssat(cpu, value, bits):
     return _sat_signed(cpu, to_signed(value, 32), bits)
 
@@ -212,6 +228,8 @@ helper_qdadd = Helper("arm_qdadd", _qdadd, I32, (I32, I32), _Q, "a + sat(2 * b),
 helper_qdsub = Helper("arm_qdsub", _qdsub, I32, (I32, I32), _Q, "a - sat(2 * b), saturating")
 helper_add_setq = Helper("arm_add_setq", _add_setq, I32, (I32, I32), _Q,
                          "wrapping add that sets Q on signed overflow")
+helper_add3_setq = Helper("arm_add3_setq", _add3_setq, I32, (I32, I32, I32), _Q,
+                          "a + b + c, wrapping; sets Q if the exact sum overflows 32 bits")
 helper_ssat = Helper("arm_ssat", _ssat, I32, (I32, I32), _Q, "saturate to a signed field")
 helper_usat = Helper("arm_usat", _usat, I32, (I32, I32), _Q, "saturate to an unsigned field")
 helper_ssat16 = Helper("arm_ssat16", _ssat16, I32, (I32, I32), _Q, "SSAT16")

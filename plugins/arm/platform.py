@@ -9,14 +9,17 @@ conduit is ``hvc``), enough that a guest ELF runs the same under tcglab and unde
   vCPU stays powered off until PSCI ``CPU_ON``.  ``argv`` (``argv[0]`` = the program path)
   becomes the semihosting command line, joined with spaces, as QEMU's
   ``"<-kernel path> <-append args>"``.
-* :meth:`VirtPlatform.handle_exception`: ``EXCP.HVC`` is a PSCI call (function id in
-  r0, arguments in r1..r3, result in r0; after QEMU's ``target/arm/psci.c``), and
+* :meth:`VirtPlatform.handle_exception`: ``EXCP.HVC`` with immediate 0 is a PSCI call
+  (function id in r0, arguments in r1..r3, result in r0; after QEMU's
+  ``target/arm/psci.c``); another ``hvc`` immediate is a one-line error (QEMU's virt board
+  has no hypervisor: only ``hvc #0`` is the PSCI conduit), and
   ``EXCP.SEMIHOST`` a semihosting call (:mod:`plugins.arm.semihosting`).  Anything else
   is left to the machine (a one-line error).
 
 Register access goes through one small adapter, :attr:`VirtPlatform.regs` (by default the
 machine's frontend): ``get_reg(cpu, n)``, ``set_reg(cpu, n, value)`` (n = 0..15, 15 = pc),
-``cpsr_read(cpu)`` and ``start_cpu(cpu, entry, r0)``.  Tests pass a fake.
+``cpsr_read(cpu)`` and ``start_cpu(cpu, entry, r0)`` (a reset of ``cpu``: it also drops
+the vCPU's exclusive reservation).  Tests pass a fake.
 
 MPIDR: vCPU *i* has affinity *i* (Aff0 = i); ``CPU_ON`` and ``AFFINITY_INFO`` accept the
 target with or without MPIDR bit 31 (which always reads as 1) and bit 30 (U).  PSCI
@@ -34,15 +37,15 @@ from attrs import define
 
 from core.config import option, plugin_options
 from core.cpu import EXCP, CPURunState, CPUState, GuestException
+from core.errors import GuestError
+from core.ir import M32
 
+from .cpu import CPSR_T
 from .semihosting import Semihosting
 
 if TYPE_CHECKING:
     from core.loader import LoadedImage
     from core.machine import Machine
-
-M32 = 0xFFFF_FFFF
-CPSR_T = 1 << 5  # Thumb state
 
 # PSCI function ids (SMC32) and return codes (ARM DEN 0022)
 PSCI_VERSION = 0x8400_0000
@@ -103,6 +106,25 @@ def _binary(stream: Any) -> IO[bytes]:
     return getattr(stream, "buffer", None) or _TextSink(stream)
 
 
+def _discard(stream: Any) -> None:
+    """After EPIPE on a stream backed by a file descriptor (the process's stdout), point
+    the descriptor at /dev/null, so that what is still buffered and whatever else the
+    process prints there (the run summary, the interpreter's final flush) is dropped
+    instead of raising BrokenPipeError again (Python's documented remedy for SIGPIPE)."""
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, fd)
+        finally:
+            os.close(devnull)
+    except OSError:
+        pass
+
+
 class VirtPlatform:
     """The ``virt`` board of one machine (``machine.platform``).
 
@@ -125,6 +147,7 @@ class VirtPlatform:
         self.stdout: IO[bytes] = _binary(sys.stdout)
         self.stderr: IO[bytes] = _binary(sys.stderr)
         self.stdin: IO[bytes] | None = None
+        self._closed_streams: set[str] = set()  # "stdout"/"stderr" whose reader went away
         self.argv: list[str] = []
         self.image: "LoadedImage | None" = None
         config = machine.config
@@ -175,10 +198,21 @@ class VirtPlatform:
     # ---- console --------------------------------------------------------------------------
 
     def console_write(self, data: bytes, which: str = "stdout") -> None:
-        """Write guest output to ``stdout`` or ``stderr`` and flush."""
+        """Write guest output to ``stdout`` or ``stderr`` and flush.
+
+        A closed pipe (EPIPE: ``tcglab run prog.elf | head``) silences that stream for the
+        rest of the run and the guest goes on; any other OSError propagates (a semihosting
+        call turns it into the guest's errno).
+        """
+        if which in self._closed_streams:
+            return
         stream = self.stderr if which == "stderr" else self.stdout
-        stream.write(data)
-        stream.flush()
+        try:
+            stream.write(data)
+            stream.flush()
+        except BrokenPipeError:
+            self._closed_streams.add(which)
+            _discard(stream)
 
     def insn_pc(self, cpu: CPUState) -> int:
         """The pc of the instruction that trapped (the frontend left pc after it)."""
@@ -191,6 +225,9 @@ class VirtPlatform:
     def handle_exception(self, cpu: CPUState, exc: GuestException) -> bool:
         """PSCI (``EXCP.HVC``) and semihosting (``EXCP.SEMIHOST``); False for anything else."""
         if exc.excp is EXCP.HVC:
+            if exc.info:  # the conduit is hvc #0 (QEMU virt); no hypervisor serves others
+                raise GuestError(f"vCPU {cpu.index}: hvc #{exc.info:#x} is not a PSCI call, "
+                                 f"pc={self.insn_pc(cpu):#010x}")
             self.counters["psci_calls"] += 1
             result = self.psci_call(cpu)
             if result is not None:
@@ -241,8 +278,7 @@ class VirtPlatform:
             if target.run_state is not CPURunState.OFF:
                 return PSCI_ALREADY_ON
             entry, context = regs.get_reg(cpu, 2) & M32, regs.get_reg(cpu, 3) & M32
-            self.machine.policy.clrex(target)  # a reset core holds no reservation
-            regs.start_cpu(target, entry, context)
+            regs.start_cpu(target, entry, context)  # a reset: clears its exclusive monitor
             return PSCI_SUCCESS
         if fn == PSCI_CPU_OFF:
             self.power_off(cpu)

@@ -17,8 +17,14 @@ What differs from QEMU, on purpose:
   the console's input is empty unless the embedder sets ``platform.stdin``.
 * **Confinement.**  Host files are reachable only under ``[plugins.arm] semihosting_root``
   (the guest's ``/``; absolute guest paths are taken relative to it); with no root, every
-  host-file call fails with errno EPERM, and a path that resolves outside the root (``..``,
-  a symlink) fails with EACCES.  ``SYS_SYSTEM`` and ``SYS_TMPNAM`` are always refused.
+  host-file call fails with errno EPERM.  ``SYS_OPEN`` follows symlinks and ``..`` as long
+  as the path they lead to is inside the root (a link from one file of the root to another
+  is fine; one that leads out, or a ``..`` above the root, fails with EACCES), then opens
+  that resolved path with O_NOFOLLOW, so a last component replaced by a symlink in the
+  meantime fails (ELOOP) instead of escaping.  ``SYS_REMOVE`` and ``SYS_RENAME`` act on
+  the name itself: only its parent directory is resolved (it must be inside the root), and
+  a symlink is removed or renamed as the link, never its target.  ``SYS_SYSTEM`` and
+  ``SYS_TMPNAM`` are always refused.
 * **Console.**  ``SYS_WRITEC`` and ``SYS_WRITE0`` go to the platform's ``stdout`` (QEMU
   writes them to stderr); ``:tt`` opened for writing is stdout, for appending stderr,
   for reading stdin (QEMU's SH_EXT_STDOUT_STDERR rule).
@@ -39,12 +45,12 @@ import errno as E
 import json
 import os
 import struct
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Callable
 
 from core.cpu import CPUState, GuestFault
 from core.errors import ConfigError, GuestError
-from core.ir import MemOp
+from core.ir import M32, MemOp
 
 if TYPE_CHECKING:
     from .platform import VirtPlatform
@@ -96,8 +102,10 @@ OPEN_FLAGS = (
     os.O_RDWR | _O | os.O_APPEND, os.O_RDWR | _O | os.O_APPEND,
 )
 
+_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
 MAX_PATH = 4096  # longest guest file name accepted (ENAMETOOLONG beyond)
-M32 = 0xFFFF_FFFF
 
 
 class SemihostingError(OSError):
@@ -218,6 +226,30 @@ class _HostFile(_Handle):
         os.close(self.fd)
 
 
+# --------------------------------------------------------------------------- the root
+
+
+def _check_root(root: str, source: str) -> Path:
+    """The resolved ``semihosting_root``, or a one-line ConfigError saying what is wrong."""
+    def bad(why: str) -> ConfigError:
+        return ConfigError(f"{source}: [plugins.arm] semihosting_root = "
+                           f"{json.dumps(str(root))}: {why}")
+    try:
+        path = Path(root).expanduser()
+    except RuntimeError:  # "~nosuchuser", or no home directory
+        raise bad(f"cannot expand {root.split('/', 1)[0]!r}: no such user or home "
+                  "directory") from None
+    try:
+        if not path.exists():
+            raise bad("does not exist")
+        if not path.is_dir():
+            raise bad("not a directory")
+        return path.resolve(strict=True)
+    except (OSError, RuntimeError, ValueError) as exc:  # ValueError: a NUL in the path
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise bad(why.splitlines()[0] if why else type(exc).__name__) from None
+
+
 # --------------------------------------------------------------------------- the calls
 
 
@@ -229,13 +261,7 @@ class Semihosting:
         self.machine = platform.machine
         self.files: dict[int, _Handle] = {}
         self.errno = 0
-        self.root: Path | None = None
-        if root:
-            path = Path(root).expanduser()
-            if not path.is_dir():
-                raise ConfigError(f"{source}: [plugins.arm] semihosting_root = "
-                                  f"{json.dumps(str(root))}: not a directory")
-            self.root = path.resolve()
+        self.root: Path | None = _check_root(root, source) if root else None
         self._calls: dict[int, Callable[[CPUState, int], int | None]] = {
             SYS_OPEN: self.sys_open, SYS_CLOSE: self.sys_close, SYS_WRITEC: self.sys_writec,
             SYS_WRITE0: self.sys_write0, SYS_WRITE: self.sys_write, SYS_READ: self.sys_read,
@@ -367,16 +393,43 @@ class Semihosting:
         self.files[fd] = handle
         return fd
 
-    def host_path(self, name: bytes) -> Path:
-        """The host path of guest file ``name`` under the root, or an OSError (EPERM: no
-        root; EACCES: it resolves outside the root; EINVAL: empty or a NUL inside)."""
+    def _resolve(self, rel: str | PurePosixPath) -> Path:
+        """``root / rel`` with every symlink and '..' followed; EACCES unless the result
+        is the root or inside it, ELOOP on a symlink loop."""
+        try:
+            path = (self.root / rel).resolve()
+        except RuntimeError:  # Python < 3.13: a symlink loop
+            raise _fail(E.ELOOP) from None
+        if path != self.root and self.root not in path.parents:
+            raise _fail(E.EACCES)
+        return path
+
+    def _rel(self, name: bytes) -> str:
+        """Guest file ``name`` relative to the root (EPERM: no root; ENOENT: empty;
+        EINVAL: a NUL inside)."""
         if self.root is None:
             raise _fail(E.EPERM)
         if not name or b"\0" in name:
             raise _fail(E.EINVAL if b"\0" in name else E.ENOENT)
-        rel = os.fsdecode(name).lstrip("/")
-        path = (self.root / rel).resolve()  # follows symlinks and '..'
-        if path != self.root and self.root not in path.parents:
+        return os.fsdecode(name).lstrip("/")
+
+    def host_path(self, name: bytes) -> Path:
+        """The host path of guest file ``name``, fully resolved, for SYS_OPEN (see
+        :meth:`_resolve`).  Open it with O_NOFOLLOW: its last component was no symlink
+        when resolved, so if it is one now the open fails instead of escaping."""
+        return self._resolve(self._rel(name))
+
+    def host_entry(self, name: bytes) -> Path:
+        """The host path of the directory entry ``name``, for SYS_REMOVE and SYS_RENAME:
+        only the parent directory is resolved (it must be inside the root: EACCES), the
+        last component is not followed, so a symlink is removed or renamed itself and
+        its target is untouched.  The root itself is EACCES."""
+        rel = PurePosixPath(self._rel(name))
+        if rel.name in ("", ".."):  # the root itself, or "dir/..": a directory, resolved
+            path = self._resolve(rel)
+        else:
+            path = self._resolve(rel.parent) / rel.name
+        if path == self.root:
             raise _fail(E.EACCES)
         return path
 
@@ -404,7 +457,7 @@ class Semihosting:
                     raise _fail(E.EACCES)
                 return self._alloc(_StaticFile(FEATURES))
             path = self.host_path(name)
-            fd = os.open(path, OPEN_FLAGS[mode] | getattr(os, "O_CLOEXEC", 0), 0o644)
+            fd = os.open(path, OPEN_FLAGS[mode] | _O_CLOEXEC | _O_NOFOLLOW, 0o644)
             return self._alloc(_HostFile(fd, path))
         except OSError as exc:
             return self._set_errno(exc.errno or E.EIO)
@@ -419,13 +472,19 @@ class Semihosting:
         except OSError as exc:
             return self._set_errno(exc.errno or E.EIO)
 
-    def sys_writec(self, cpu: CPUState, arg: int) -> int:
-        self.platform.console_write(self.read_mem(cpu, arg, 1, "character"), "stdout")
+    def _console(self, data: bytes) -> int:
+        """SYS_WRITEC/SYS_WRITE0: no result to fail with; a host error only sets errno."""
+        try:
+            self.platform.console_write(data, "stdout")
+        except OSError as exc:
+            self.errno = exc.errno or E.EIO
         return 0xDEADBEEF  # no defined result (QEMU's common_semi_dead_cb)
 
+    def sys_writec(self, cpu: CPUState, arg: int) -> int:
+        return self._console(self.read_mem(cpu, arg, 1, "character"))
+
     def sys_write0(self, cpu: CPUState, arg: int) -> int:
-        self.platform.console_write(self.read_cstring(cpu, arg), "stdout")
-        return 0xDEADBEEF
+        return self._console(self.read_cstring(cpu, arg))
 
     def sys_write(self, cpu: CPUState, arg: int) -> int:
         """Returns the number of bytes NOT written (0 = all)."""
@@ -492,10 +551,7 @@ class Semihosting:
     def sys_remove(self, cpu: CPUState, arg: int) -> int:
         name_addr, length = self.read_block(cpu, arg, 2)
         try:
-            path = self.host_path(self._guest_name(cpu, name_addr, length))
-            if path == self.root:
-                raise _fail(E.EACCES)
-            os.unlink(path)
+            os.unlink(self.host_entry(self._guest_name(cpu, name_addr, length)))
             return 0
         except OSError as exc:
             return self._set_errno(exc.errno or E.EIO)
@@ -503,10 +559,8 @@ class Semihosting:
     def sys_rename(self, cpu: CPUState, arg: int) -> int:
         old_addr, old_len, new_addr, new_len = self.read_block(cpu, arg, 4)
         try:
-            old = self.host_path(self._guest_name(cpu, old_addr, old_len))
-            new = self.host_path(self._guest_name(cpu, new_addr, new_len))
-            if self.root in (old, new):
-                raise _fail(E.EACCES)
+            old = self.host_entry(self._guest_name(cpu, old_addr, old_len))
+            new = self.host_entry(self._guest_name(cpu, new_addr, new_len))
             os.rename(old, new)
             return 0
         except OSError as exc:

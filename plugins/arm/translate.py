@@ -29,6 +29,21 @@ MB_ALL = 0x3F
 SHIFT_LSL, SHIFT_LSR, SHIFT_ASR, SHIFT_ROR = range(4)
 
 
+def no_pc(*regs: int) -> bool:
+    """None of ``regs`` is r15 (where r15 is UNPREDICTABLE, the encoding UNDEFs here)."""
+    return 15 not in regs
+
+
+def expand_imm(imm12: int) -> int:
+    """ARMExpandImm: imm12<7:0> rotated right by twice imm12<11:8> (DP, MSR immediates).
+
+    When the rotation is not zero, the shifter carry-out is bit 31 of the result.
+    """
+    rot = (imm12 >> 7) & 0x1E
+    imm = imm12 & 0xFF
+    return ((imm >> rot) | (imm << (32 - rot))) & 0xFFFF_FFFF if rot else imm
+
+
 class ArmDisas:
     """Translation state of one TB (and of the instruction being translated)."""
 
@@ -108,7 +123,11 @@ class ArmDisas:
         self.end_indirect()
 
     def gen_exception_return(self, value: Temp) -> None:
-        """CPSR = SPSR of the current mode, pc = ``value``; clears the local monitor."""
+        """CPSR = SPSR of the current mode, pc = ``value``; clears the local monitor.
+
+        ``value`` must not be ``self.PC`` (the pc holds this insn's address during the call).
+        """
+        self.b.movi(self.PC, self.pc)  # for the helper's error (an SPSR with E = 1)
         self.b.call(h.helper_exception_return, None, value)
         self.end_indirect()
 

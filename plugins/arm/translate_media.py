@@ -11,16 +11,12 @@ from __future__ import annotations
 from core.ir import Temp
 
 from . import helpers as h
-from .translate import ArmDisas
-
-
-def _no_pc(*regs: int) -> bool:
-    return 15 not in regs
+from .translate import ArmDisas, no_pc
 
 
 def trans_clz(s: ArmDisas, insn: int) -> None:
     rd, rm = (insn >> 12) & 15, insn & 15
-    if not _no_pc(rd, rm):
+    if not no_pc(rd, rm):
         return s.undef()
     s.b.clz(s.R[rd], s.R[rm], 32)
 
@@ -31,7 +27,7 @@ _QOPS = (h.helper_qadd, h.helper_qsub, h.helper_qdadd, h.helper_qdsub)
 def trans_qaddsub(s: ArmDisas, insn: int) -> None:
     """QADD, QSUB, QDADD, QDSUB Rd, Rm, Rn (saturating; set Q)."""
     rn, rd, rm = (insn >> 16) & 15, (insn >> 12) & 15, insn & 15
-    if not _no_pc(rn, rd, rm):
+    if not no_pc(rn, rd, rm):
         return s.undef()
     s.b.call(_QOPS[(insn >> 21) & 3], s.R[rd], s.R[rm], s.R[rn])
 
@@ -52,7 +48,7 @@ def trans_extend(s: ArmDisas, insn: int) -> None:
     b = s.b
     op = (insn >> 20) & 7  # 0 SXTB16, 2 SXTB, 3 SXTH, 4 UXTB16, 6 UXTB, 7 UXTH
     rn, rd, rm = (insn >> 16) & 15, (insn >> 12) & 15, insn & 15
-    if op in (1, 5) or not _no_pc(rd, rm):
+    if op in (1, 5) or not no_pc(rd, rm):
         return s.undef()
     value = _rotated(s, rm, ((insn >> 10) & 3) * 8)
     if op in (0, 4):  # byte 0 and byte 2, each to a halfword
@@ -87,7 +83,7 @@ def trans_rev(s: ArmDisas, insn: int) -> None:
     """REV, REV16, RBIT, REVSH Rd, Rm."""
     b = s.b
     rd, rm = (insn >> 12) & 15, insn & 15
-    if not _no_pc(rd, rm):
+    if not no_pc(rd, rm):
         return s.undef()
     kind = ((insn >> 21) & 2) | ((insn >> 7) & 1)  # bit 22 (RBIT/REVSH) and bit 7
     if kind == 0:
@@ -114,7 +110,7 @@ def trans_pkh(s: ArmDisas, insn: int) -> None:
     """PKHBT Rd, Rn, Rm, LSL #n / PKHTB Rd, Rn, Rm, ASR #n."""
     b = s.b
     rn, rd, rm = (insn >> 16) & 15, (insn >> 12) & 15, insn & 15
-    if not _no_pc(rn, rd, rm):
+    if not no_pc(rn, rd, rm):
         return s.undef()
     amount = (insn >> 7) & 31
     tb = bool(insn & (1 << 6))
@@ -132,7 +128,7 @@ def trans_sat(s: ArmDisas, insn: int) -> None:
     b = s.b
     unsigned = bool(insn & (1 << 22))
     rd, rn = (insn >> 12) & 15, insn & 15
-    if not _no_pc(rd, rn):
+    if not no_pc(rd, rn):
         return s.undef()
     sat = (insn >> 16) & 31
     if (insn >> 4) & 0xF == 0x3:  # SSAT16 / USAT16 (bits 21:20 = 10)
@@ -159,7 +155,7 @@ def trans_bfx(s: ArmDisas, insn: int) -> None:
     """SBFX/UBFX Rd, Rn, #lsb, #width."""
     rd, rn = (insn >> 12) & 15, insn & 15
     lsb, width = (insn >> 7) & 31, ((insn >> 16) & 31) + 1
-    if not _no_pc(rd, rn) or lsb + width > 32:
+    if not no_pc(rd, rn) or lsb + width > 32:
         return s.undef()
     if insn & (1 << 22):
         s.b.extract(s.R[rd], s.R[rn], lsb, width)
@@ -182,7 +178,7 @@ def trans_bfi(s: ArmDisas, insn: int) -> None:
 def trans_div(s: ArmDisas, insn: int) -> None:
     """SDIV/UDIV Rd, Rn, Rm: division by zero gives 0 (no trap: SCTLR.DZ is RAZ on A-profile)."""
     rd, rm, rn = (insn >> 16) & 15, (insn >> 8) & 15, insn & 15
-    if not _no_pc(rd, rm, rn):
+    if not no_pc(rd, rm, rn):
         return s.undef()
     if insn & (1 << 21):
         s.b.divu(s.R[rd], s.R[rn], s.R[rm])
@@ -199,7 +195,7 @@ def trans_smmul(s: ArmDisas, insn: int) -> None:
     rd, ra, rm, rn = (insn >> 16) & 15, (insn >> 12) & 15, (insn >> 8) & 15, insn & 15
     sub = bool(insn & (1 << 6))
     rnd = bool(insn & (1 << 5))
-    if not _no_pc(rd, rm, rn):
+    if not no_pc(rd, rm, rn):
         return s.undef()
     lo, hi = s.temp(), s.temp()
     b.muls2(lo, hi, s.R[rn], s.R[rm])
@@ -219,18 +215,14 @@ def trans_smlad(s: ArmDisas, insn: int) -> None:
     b = s.b
     rd, ra, rm, rn = (insn >> 16) & 15, (insn >> 12) & 15, (insn >> 8) & 15, insn & 15
     sub, swap = bool(insn & (1 << 6)), bool(insn & (1 << 5))
-    if not _no_pc(rd, rm, rn):
+    if not no_pc(rd, rm, rn):
         return s.undef()
     p1, p2 = _dual_products(s, rn, rm, swap)
-    t = s.temp()
-    if sub:
-        b.sub(t, p1, p2)  # cannot overflow
-    else:
-        b.call(h.helper_add_setq, t, p1, p2)
-    if ra == 15:
-        b.mov(s.R[rd], t)
-    else:
-        b.call(h.helper_add_setq, s.R[rd], t, s.R[ra])
+    if sub:  # |product2| <= 2^30: its negation is exact in 32 bits
+        b.neg(p2, p2)
+    # One exact sum, one overflow check (ARM ARM: Q iff the final result != its sign-
+    # extended low word); SMUAD/SMUSD (Ra = r15) add nothing.
+    b.call(h.helper_add3_setq, s.R[rd], p1, p2, 0 if ra == 15 else s.R[ra])
 
 
 def trans_smlald(s: ArmDisas, insn: int) -> None:
@@ -238,7 +230,7 @@ def trans_smlald(s: ArmDisas, insn: int) -> None:
     b = s.b
     rdhi, rdlo, rm, rn = (insn >> 16) & 15, (insn >> 12) & 15, (insn >> 8) & 15, insn & 15
     sub, swap = bool(insn & (1 << 6)), bool(insn & (1 << 5))
-    if not _no_pc(rdhi, rdlo, rm, rn):
+    if not no_pc(rdhi, rdlo, rm, rn):
         return s.undef()
     p1, p2 = _dual_products(s, rn, rm, swap)
     lo, hi = s.temp(), s.temp()
@@ -276,14 +268,14 @@ def trans_parallel(s: ArmDisas, insn: int) -> None:
     """{S,Q,SH,U,UQ,UH}{ADD16,ASX,SAX,SUB16,ADD8,SUB8} Rd, Rn, Rm (S and U set GE)."""
     rn, rd, rm = (insn >> 16) & 15, (insn >> 12) & 15, insn & 15
     helper = h.helper_parallel.get(((insn >> 20) & 7, (insn >> 5) & 7))
-    if helper is None or not _no_pc(rn, rd, rm):
+    if helper is None or not no_pc(rn, rd, rm):
         return s.undef()
     s.b.call(helper, s.R[rd], s.R[rn], s.R[rm])
 
 
 def trans_sel(s: ArmDisas, insn: int) -> None:
     rn, rd, rm = (insn >> 16) & 15, (insn >> 12) & 15, insn & 15
-    if not _no_pc(rn, rd, rm):
+    if not no_pc(rn, rd, rm):
         return s.undef()
     s.b.call(h.helper_sel, s.R[rd], s.R[rn], s.R[rm])
 
@@ -291,7 +283,7 @@ def trans_sel(s: ArmDisas, insn: int) -> None:
 def trans_usad8(s: ArmDisas, insn: int) -> None:
     """USAD8 Rd, Rn, Rm; USADA8 Rd, Rn, Rm, Ra (Ra = r15 is USAD8)."""
     rd, ra, rm, rn = (insn >> 16) & 15, (insn >> 12) & 15, (insn >> 8) & 15, insn & 15
-    if not _no_pc(rd, rm, rn):
+    if not no_pc(rd, rm, rn):
         return s.undef()
     if ra == 15:
         s.b.call(h.helper_usad8, s.R[rd], s.R[rn], s.R[rm])

@@ -18,7 +18,7 @@ from core.ir import M32, Temp
 
 from . import cpu as arm
 from . import helpers as h
-from .translate import MB_ALL, ArmDisas
+from .translate import MB_ALL, ArmDisas, expand_imm
 
 SEMIHOST_SVC_A32 = 0x123456
 SEMIHOST_HLT_A32 = 0xF000
@@ -77,7 +77,8 @@ def _msr_mask(s: ArmDisas, fields: int, spsr: bool) -> int:
             mask |= 0xFF << (8 * i)
     if spsr:
         return mask
-    mask &= arm.CPSR_VALID & ~arm.CPSR_EXEC
+    # E stays in the mask (privileged writes only) so that E = 1 can be refused
+    mask &= (arm.CPSR_VALID | arm.CPSR_E) & ~arm.CPSR_EXEC
     if s.user:
         mask &= arm.CPSR_USER
     return mask
@@ -87,7 +88,8 @@ def _spsr_slot(s: ArmDisas) -> int | None:
     return arm.spsr_slot(s.mode)
 
 
-def _msr(s: ArmDisas, value: Temp, fields: int, spsr: bool) -> None:
+def _msr(s: ArmDisas, value: Temp | int, fields: int, spsr: bool) -> None:
+    """Write ``value`` (a register, or an immediate as an int) to the CPSR or SPSR."""
     b = s.b
     mask = _msr_mask(s, fields, spsr)
     if spsr:
@@ -96,6 +98,8 @@ def _msr(s: ArmDisas, value: Temp, fields: int, spsr: bool) -> None:
             return s.undef()
         if mask == 0:
             return
+        if isinstance(value, int):
+            value = b.const_i32(value)
         t = s.temp()
         b.ld_env(t, slot)
         if mask != M32:
@@ -109,6 +113,16 @@ def _msr(s: ArmDisas, value: Temp, fields: int, spsr: bool) -> None:
         return
     if mask == 0:
         return
+    if mask & arm.CPSR_E:
+        # Big-endian data is not modelled: E = 1 is refused, as SETEND BE is.  An
+        # immediate is checked here; for a register the helper checks at run time and
+        # reports the pc, which must then hold this insn's address.
+        if isinstance(value, int):
+            if value & arm.CPSR_E:
+                return s.unsupported(h.UNSUPPORTED_BE)
+            mask &= ~arm.CPSR_E
+        else:
+            b.movi(s.PC, s.pc)
     b.call(h.helper_cpsr_write, None, value, mask)
     if mask & 0xFF:  # the mode or the A/I/F masks may have changed: new TB flags
         s.end_lookup()
@@ -116,16 +130,13 @@ def _msr(s: ArmDisas, value: Temp, fields: int, spsr: bool) -> None:
 
 def trans_msr_imm(s: ArmDisas, insn: int) -> None:
     """MSR <psr>_<fields>, #imm."""
-    rot = (insn >> 7) & 0x1E
-    imm = insn & 0xFF
-    imm = ((imm >> rot) | (imm << (32 - rot))) & M32 if rot else imm
-    _msr(s, s.b.const_i32(imm), (insn >> 16) & 15, bool(insn & (1 << 22)))
+    _msr(s, expand_imm(insn), (insn >> 16) & 15, bool(insn & (1 << 22)))
 
 
 def trans_msr_reg(s: ArmDisas, insn: int) -> None:
     """MSR <psr>_<fields>, Rn."""
     rn = insn & 15
-    if rn == 15 or insn & (1 << 9):  # banked-register form (Virtualization Extensions)
+    if rn == 15:  # (the banked-register form, bit 9 set, does not match the pattern)
         return s.undef()
     _msr(s, s.R[rn], (insn >> 16) & 15, bool(insn & (1 << 22)))
 
@@ -133,7 +144,7 @@ def trans_msr_reg(s: ArmDisas, insn: int) -> None:
 def trans_mrs(s: ArmDisas, insn: int) -> None:
     """MRS Rd, CPSR | SPSR."""
     rd = (insn >> 12) & 15
-    if rd == 15 or insn & (1 << 9):
+    if rd == 15:
         return s.undef()
     if insn & (1 << 22):
         slot = _spsr_slot(s)

@@ -68,6 +68,8 @@ class FakeRegs:
         self.cpsr[cpu.index] = (self.cpsr[cpu.index] & ~mask) | (value & mask)
 
     def start_cpu(self, cpu, entry, r0):
+        """A reset, as the frontend's: it also clears the vCPU's exclusive monitor."""
+        cpu.machine.policy.clrex(cpu)
         self.r[cpu.index] = [0] * 16
         self.r[cpu.index][15] = entry
         self.r[cpu.index][0] = r0
@@ -192,7 +194,21 @@ def test_a_root_that_is_not_a_directory_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError) as err:
         Board(root=str(tmp_path / "missing"))
     assert one_line(err.value) == \
-        f'<test>: [plugins.arm] semihosting_root = "{tmp_path / "missing"}": not a directory'
+        f'<test>: [plugins.arm] semihosting_root = "{tmp_path / "missing"}": does not exist'
+    (tmp_path / "file").write_bytes(b"")
+    with pytest.raises(ConfigError) as err:
+        Board(root=str(tmp_path / "file"))
+    assert one_line(err.value) == \
+        f'<test>: [plugins.arm] semihosting_root = "{tmp_path / "file"}": not a directory'
+
+
+@pytest.mark.parametrize("root", ["~nosuchuser-tcglab/x", "~nosuchuser-tcglab"])
+def test_a_root_with_an_unknown_user_is_a_config_error(root):
+    with pytest.raises(ConfigError) as err:  # expanduser() raises RuntimeError
+        Board(root=root)
+    assert one_line(err.value) == (
+        f'<test>: [plugins.arm] semihosting_root = "{root}": cannot expand '
+        "'~nosuchuser-tcglab': no such user or home directory")
 
 
 # --------------------------------------------------------------------------- PSCI
@@ -652,7 +668,7 @@ def test_cli_run_bad_semihosting_root_names_the_flag(toy_cli, capfd, tmp_path):
     assert toy_cli("--semihosting-root", str(tmp_path / "nope")) == 2
     assert capfd.readouterr().err == \
         f"tcglab: error: --semihosting-root {tmp_path / 'nope'}: [plugins.arm] " \
-        f'semihosting_root = "{tmp_path / "nope"}": not a directory\n'
+        f'semihosting_root = "{tmp_path / "nope"}": does not exist\n'
 
 
 def test_cli_run_semihosting_root_flag_reaches_the_platform(toy_cli, capfd, tmp_path):
