@@ -28,8 +28,6 @@ class Backend(abc.ABC):
     """Base class of backends; subclasses set ``name`` and implement compile/execute."""
 
     name: ClassVar[str] = ""
-    #: can ``execute`` stop after any instruction (slice of 1 inside a TB)?
-    supports_mid_tb_exit: ClassVar[bool] = True
 
     def __init__(self, machine: "Machine"):
         self.machine = machine

@@ -141,8 +141,6 @@ class CPUState:
         self.stats = CPUStats()
         self.mmu: SoftMMU = None  # type: ignore[assignment]  # set by the machine
         self.work: list[Callable[[CPUState], None]] = []  # async_run_on_cpu queue
-        self.last_tb = None
-        self.last_exit = -1
         self.mid_tb = False  # the last slice ended inside a TB (see core.exec)
         self.arch: dict[str, Any] = {}  # frontend-private state outside env (e.g. host fds)
 

@@ -33,9 +33,6 @@ class GuestError(TcglabError):
     """The guest did something the machine cannot continue from (fault, undefined insn)."""
 
 
-class DeadlockError(GuestError):
-    """Every vCPU is waiting and nothing can wake any of them."""
-
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """Return ``" (did you mean 'x'?)"`` for the closest choice, or ``""``."""

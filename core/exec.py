@@ -1,8 +1,8 @@
 """The per-vCPU execution loop (``cpu_exec``): find the TB, run it, chain, handle exits.
 
-One call runs one vCPU for at most one slice.  At every TB boundary (not when a slice resumes in the middle of a
-TB) the vCPU first runs its queued work (asynchronous TLB flushes, as ``async_run_on_cpu``), then takes the
-next TB: straight from the previous TB's chained ``goto_tb`` slot when there is one, or
+One call runs one vCPU for at most one slice.  At every TB boundary (not when a slice
+resumes in the middle of a TB) the vCPU first runs its queued work (asynchronous TLB
+flushes, as ``async_run_on_cpu``), then takes the next TB: straight from the previous TB's chained ``goto_tb`` slot when there is one, or
 from the TB cache (translating on a miss), and chains the two.  Guest exceptions leave
 the TB as Python exceptions and are handled here: halt, yield, the atomic
 (stop-the-world) step, and everything else offered to the frontend, then the platform,
@@ -27,57 +27,66 @@ if TYPE_CHECKING:
 
 
 def cpu_exec(machine: "Machine", cpu: CPUState, budget: int) -> int:
-    """Run ``cpu`` for at most ``budget`` guest instructions; returns how many ran."""
+    """Run ``cpu`` for at most ``budget`` guest instructions; returns how many ran.
+
+    The count is added to ``cpu.stats.insns`` and ``machine.insns`` here, also when a
+    guest error ends the slice, so an error's report counts the instructions before it.
+    """
     fe, translator, backend = machine.frontend, machine.translator, machine.backend
     stats = cpu.stats
     executed = 0
     last_tb, last_exit = None, EXIT_NOCHAIN
-    while executed < budget and cpu.run_state is CPURunState.RUNNING and not machine.stop_requested:
-        if cpu.work and not cpu.mid_tb:
-            cpu.run_work()
-            last_tb = None
-        pc, flags = fe.get_pc(cpu), fe.tb_flags(cpu)
-        tb = None
-        if last_tb is not None and last_exit < EXIT_NOCHAIN:
-            tb = last_tb.jmp_dest[last_exit]
-            if tb is not None and (tb.invalid or tb.pc != pc or tb.flags != flags):
-                tb = None
-            elif tb is not None:
-                stats.tb_chain_hits += 1
-        try:
-            if tb is None:
-                tb = translator.lookup(cpu, pc, flags)
-                if last_tb is not None and last_exit < EXIT_NOCHAIN and not last_tb.invalid:
-                    translator.chain(last_tb, last_exit, tb)
-            exit_slot, n = backend.execute(cpu, tb, budget - executed)
-        except GuestException as exc:
-            if exc.pc is None:
-                exc.pc = pc
-            executed += exc.executed
-            cpu.mid_tb = False
-            stats.exceptions += 1
-            last_tb = None
-            if exc.excp is EXCP.ATOMIC:
-                if exc.restore and exc.executed:
-                    executed -= 1  # rewound, not completed: step_atomic runs and counts it
-                n, keep_running = step_atomic(machine, cpu)
-                executed += n
-                if not keep_running:
+    try:
+        while executed < budget and cpu.run_state is CPURunState.RUNNING and not machine.stop_requested:
+            if cpu.work and not cpu.mid_tb:
+                cpu.run_work()
+                last_tb = None
+            pc, flags = fe.get_pc(cpu), fe.tb_flags(cpu)
+            tb = None
+            if last_tb is not None and last_exit < EXIT_NOCHAIN:
+                tb = last_tb.jmp_dest[last_exit]
+                if tb is not None and (tb.invalid or tb.pc != pc or tb.flags != flags):
+                    tb = None
+                elif tb is not None:
+                    stats.tb_chain_hits += 1
+            try:
+                if tb is None:
+                    tb = translator.lookup(cpu, pc, flags)
+                    if last_tb is not None and last_exit < EXIT_NOCHAIN and not last_tb.invalid:
+                        translator.chain(last_tb, last_exit, tb)
+                exit_slot, n = backend.execute(cpu, tb, budget - executed)
+            except GuestException as exc:
+                if exc.pc is None:
+                    exc.pc = pc
+                executed += exc.executed
+                cpu.mid_tb = False
+                stats.exceptions += 1
+                last_tb = None
+                if exc.excp is EXCP.ATOMIC:
+                    if exc.restore and exc.executed:
+                        executed -= 1  # rewound, not completed: step_atomic runs and counts it
+                    n, keep_running = step_atomic(machine, cpu)
+                    executed += n
+                    if not keep_running:
+                        break
+                    continue
+                if not handle_exception(machine, cpu, exc):
                     break
                 continue
-            if not handle_exception(machine, cpu, exc):
+            executed += n
+            stats.tbs_executed += 1
+            if exit_slot == EXIT_BUDGET:
+                # The slice ended inside the TB: the vCPU is not at a TB boundary, so queued
+                # work (an asynchronous TLB flush) waits until the vCPU next leaves a TB
+                # (the resumed slice runs a TB translated from the resume pc, as the rest
+                # of this one).
+                cpu.mid_tb = True
                 break
-            continue
-        executed += n
-        stats.tbs_executed += 1
-        if exit_slot == EXIT_BUDGET:
-            # The slice ended inside the TB: the vCPU is not at a TB boundary, so queued
-            # work (an asynchronous TLB flush) waits until the rest of this TB has run.
-            cpu.mid_tb = True
-            break
-        cpu.mid_tb = False
-        last_tb, last_exit = tb, exit_slot
-    stats.insns += executed
+            cpu.mid_tb = False
+            last_tb, last_exit = tb, exit_slot
+    finally:  # counted even when a guest error ends the run mid-slice
+        stats.insns += executed
+        machine.insns += executed
     return executed
 
 

@@ -102,10 +102,6 @@ class Machine:
         self.exit_status = status
         self.exit_reason = reason
 
-    def wake(self, cpu: CPUState) -> None:
-        if cpu.run_state is CPURunState.HALTED:
-            cpu.run_state = CPURunState.RUNNING
-
     # ---- the run ------------------------------------------------------------------------
 
     def run(self) -> RunResult:
@@ -138,7 +134,7 @@ class Machine:
             if max_insns:
                 budget = min(budget, max_insns - self.insns)
             self.current_cpu = cpu
-            self.insns += cpu_exec(self, cpu, budget)
+            cpu_exec(self, cpu, budget)  # adds to self.insns
         self.current_cpu = None
         result = RunResult(reason, self.exit_status, self.insns, message, self.stats(),
                            time.perf_counter() - started)

@@ -139,3 +139,12 @@ def test_pct_finishes_a_spin_wait_program():
     for seed in range(6):
         m = toy_machine(prog, vcpus=2, schedule={"policy": "pct", "seed": seed, "slice": 1})
         assert m.run().reason == "exit", seed
+
+
+def test_instructions_before_a_guest_error_are_counted():
+    from core.errors import GuestError
+    m = toy_machine([("MOVI", 1, 0, 1), ("MOVI", 2, 0, 2), ("RAW", 0xFF000000)],
+                    schedule={"slice": 64})
+    with pytest.raises(GuestError):
+        m.run()
+    assert m.insns == 3 and m.cpus[0].stats.insns == 3
