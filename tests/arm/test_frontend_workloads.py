@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-
 from core.errors import GuestError
 from core.loader import load_elf
 from tests.arm._harness import make_machine
