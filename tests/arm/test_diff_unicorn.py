@@ -49,7 +49,7 @@ SINGLE_CPU_RUNS = [
     ("aba.elf", ["1", "200"], 80_000),
     ("false_sharing.elf", ["1", "300"], 60_000),
     ("aba_window.elf", ["1"], 60_000),
-    ("compute.elf", ["1"], 120_000),
+    ("compute.elf", ["1"], 2_000_000),
     ("hello_newlib.elf", ["a", "42"], 400_000),
 ]
 
@@ -59,6 +59,7 @@ SINGLE_CPU_RUNS = [
 def test_workload_lockstep(program, args, max_steps):
     ls = run_elf_lockstep(str(WORKLOADS / program), args, max_steps)
     assert ls.steps > 1000
+    assert ls.m.stop_requested and ls.m.exit_status == 0  # stepped to the program's own exit
     ls.compare_memory(RAM_BASE, 0x40000)  # code, data, bss, stacks of the freestanding image
 
 
