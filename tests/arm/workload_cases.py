@@ -50,20 +50,26 @@ def deterministic(text: str) -> str:
     return "".join(line + "\n" for line in text.splitlines() if not line.startswith("#"))
 
 
+def run_machine(elf: Path, args: list[str] | tuple[str, ...], config_data: dict
+                ) -> tuple[str, "object", Machine]:
+    """Boot ``elf`` with ``args`` on a machine built from ``config_data`` and run it;
+    returns (deterministic output, RunResult, machine)."""
+    m = Machine(parse_config(config_data, "<workload test>"), PluginManager(autoload=False))
+    out = io.BytesIO()
+    m.platform.stdout = m.platform.stderr = out
+    m.frontend.boot(load_elf(elf, m.memory), [str(elf), *args])
+    result = m.run()
+    return deterministic(out.getvalue().decode(errors="replace")), result, m
+
+
 def run_tcglab(elf: Path, args: list[str] | tuple[str, ...], vcpus: int, *,
                schedule: dict | None = None, policy: str = "exclusive-bitmap",
-               backend: str = "interp", max_insns: int = 0) -> tuple[str, int, "object"]:
+               backend: str = "interp", max_insns: int = 0,
+               options: dict | None = None) -> tuple[str, int, "object"]:
     """Run ``elf`` on tcglab; returns (output with an ``exit=N`` line, status, RunResult)."""
-    config = parse_config({
+    text, result, _m = run_machine(elf, args, {
         "machine": {"frontend": "arm", "vcpus": vcpus, "memory_policy": policy,
                     "backend": backend},
-        "schedule": {"max_insns": max_insns, **(schedule or {})}}, "<workload test>")
-    m = Machine(config, PluginManager(autoload=False))
-    out = io.BytesIO()
-    m.platform.stdout = out
-    m.platform.stderr = out
-    image = load_elf(elf, m.memory)
-    m.frontend.boot(image, [str(elf), *args])
-    result = m.run()
-    text = out.getvalue().decode(errors="replace")
-    return deterministic(text) + f"exit={result.exit_status}\n", result.exit_status, result
+        "schedule": {"max_insns": max_insns, **(schedule or {})},
+        "plugins": {policy: options} if options else {}})
+    return text + f"exit={result.exit_status}\n", result.exit_status, result

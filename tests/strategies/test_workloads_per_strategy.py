@@ -8,15 +8,9 @@ strategy are searched for in a small range, not hard-coded.
 
 from __future__ import annotations
 
-import io
-
 import pytest
 
-from core.config import parse_config
-from core.loader import load_elf
-from core.machine import Machine
-from core.plugins import PluginManager
-from tests.arm.workload_cases import WORKLOADS, deterministic
+from tests.arm.workload_cases import WORKLOADS, run_machine
 
 VCPUS = 4
 SCHEDULE = {"policy": "random", "seed": 5, "slice": 6}
@@ -33,18 +27,11 @@ CORRECT = [("stop-the-world", {}), ("store-test", {}), ("arm-monitor", {}),
 
 def run_workload(program: str, args: list[str], policy: str, options: dict | None = None, *,
                  schedule: dict = SCHEDULE, max_insns: int = 2_000_000):
-    """Like ``tests.arm.workload_cases.run_tcglab``, with the policy's options."""
-    config = parse_config({
+    """One bundled workload at VCPUS vCPUs under ``policy`` with its ``options``."""
+    return run_machine(WORKLOADS / f"{program}.elf", args, {
         "machine": {"frontend": "arm", "vcpus": VCPUS, "memory_policy": policy},
         "schedule": {"max_insns": max_insns, **schedule},
-        "plugins": {policy: options} if options else {}}, "<workload test>")
-    m = Machine(config, PluginManager(autoload=False))
-    out = io.BytesIO()
-    m.platform.stdout = m.platform.stderr = out
-    elf = WORKLOADS / f"{program}.elf"
-    m.frontend.boot(load_elf(elf, m.memory), [str(elf), *args])
-    result = m.run()
-    return deterministic(out.getvalue().decode(errors="replace")), result, m
+        "plugins": {policy: options} if options else {}})
 
 
 def first_failing_schedule(program: str, args: list[str], policy: str, options=None,
