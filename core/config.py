@@ -106,6 +106,11 @@ def _parse_ram_size(value: Any) -> int:
 
 
 @define(frozen=True)
+class NoOptions:
+    """A plugin component without options: its ``[plugins.<name>]`` table must be empty."""
+
+
+@define(frozen=True)
 class MachineConfig:
     """``[machine]``: what to build.  Plugin names are checked by the plugin manager."""
 

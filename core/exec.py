@@ -54,7 +54,7 @@ def cpu_exec(machine: "Machine", cpu: CPUState, budget: int) -> int:
                     tb = translator.lookup(cpu, pc, flags)
                     if last_tb is not None and last_exit < EXIT_NOCHAIN and not last_tb.invalid:
                         translator.chain(last_tb, last_exit, tb)
-                exit_slot, n = backend.execute(cpu, tb, budget - executed)
+                tb, exit_slot, n = backend.execute(cpu, tb, budget - executed)
             except GuestException as exc:
                 if exc.pc is None:
                     exc.pc = pc
@@ -148,7 +148,7 @@ def step_atomic(machine: "Machine", cpu: CPUState) -> tuple[int, bool]:
     machine.exclusive_cpu = cpu
     try:
         tb = machine.translator.translate(cpu, pc, flags, max_insns=1, cache=False)
-        _exit, n = machine.backend.execute(cpu, tb, 1)
+        _tb, _exit, n = machine.backend.execute(cpu, tb, 1)
         return n, True
     except GuestException as exc:
         if exc.pc is None:

@@ -67,7 +67,7 @@ class Machine:
         for cpu in self.cpus:
             cpu.mmu = SoftMMU(cpu, self)
             self.frontend.reset_cpu(cpu)
-        self.backend = be_cls(self)
+        self.backend = be_cls(self, plugin_options(config, be_cls.name, be_cls.Options))
         self.translator = Translator(self)
         self.memory.on_code_write = self.translator.invalidate_page
         self.insns = 0

@@ -17,14 +17,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from attrs import define
 
+from .config import NoOptions
+
 if TYPE_CHECKING:
     from .cpu import CPUState
     from .machine import Machine
-
-
-@define(frozen=True)
-class NoOptions:
-    """A policy without options: its ``[plugins.<name>]`` table must be empty."""
 
 
 @define

@@ -240,6 +240,11 @@ class SoftMMU:
         self.pending_flush_all = False
         self.pending_pages: set[int] = set()
         self.flush_queued = False
+        # Called with the index of an entry after a refill or flush changed it (-1: all of
+        # them), so a backend that keeps its own copy of the TLB (in host memory, for an
+        # inline lookup) stays exact.  Fills and flushes are slow paths; the fast paths
+        # never call it.
+        self.on_change: Callable[[int], None] | None = None
 
     # ------------------------------------------------------------------ fast paths
 
@@ -344,12 +349,16 @@ class SoftMMU:
             self.addr_code[idx] = page
             self.host[idx] = block.mv
             self.addend[idx] = -block.base
+            if self.on_change is not None:
+                self.on_change(idx)
             return
         if self.memory.find_mmio(page) is not None:
             self.addr_read[idx] = self.addr_write[idx] = page | TLB_MMIO
             self.addr_code[idx] = TLB_EMPTY
             self.host[idx] = None
             self.addend[idx] = 0
+            if self.on_change is not None:
+                self.on_change(idx)
             return
         excp = EXCP.PREFETCH_ABORT if access == "fetch" else EXCP.DATA_ABORT
         raise GuestFault(excp, addr=addr, size=size, access=access)
@@ -377,15 +386,21 @@ class SoftMMU:
         self.stats.tlb_flushes += 1
         for tags in (self.addr_read, self.addr_write, self.addr_code):
             tags[:] = [TLB_EMPTY] * TLB_SIZE
+        if self.on_change is not None:
+            self.on_change(-1)
 
     def flush_page(self, addr: int) -> None:
         """Drop the entry of ``addr``'s page if present (``tlb_flush_page``)."""
         self.stats.tlb_flushes += 1
         idx = (addr >> PAGE_BITS) & (TLB_SIZE - 1)
         page = addr & PAGE_MASK
+        changed = False
         for tags in (self.addr_read, self.addr_write, self.addr_code):
             if tags[idx] != TLB_EMPTY and tags[idx] & PAGE_MASK == page:
                 tags[idx] = TLB_EMPTY
+                changed = True
+        if changed and self.on_change is not None:
+            self.on_change(idx)
 
 
 # ---------------------------------------------------------------------- flush API

@@ -128,7 +128,13 @@ class Translator:
         for src, slot in tb.jmp_incoming:
             if src.jmp_dest[slot] is tb:
                 src.jmp_dest[slot] = None
+                self.backend.tb_unchained(src, slot)
         tb.jmp_incoming.clear()
+        for slot, dest in enumerate(tb.jmp_dest):
+            if dest is not None:  # its own exits: the destinations forget it
+                tb.jmp_dest[slot] = None
+                dest.jmp_incoming[:] = [e for e in dest.jmp_incoming if e[0] is not tb]
+        self.backend.tb_invalidated(tb)
         for other_page in tb.pages:
             tbs = self.page_tbs.get(other_page)
             if tbs and tb in tbs:
@@ -141,12 +147,15 @@ class Translator:
         self.cache.clear()
         self.page_tbs.clear()
 
-    @staticmethod
-    def chain(src: TranslationBlock, slot: int, dest: TranslationBlock) -> None:
+    def chain(self, src: TranslationBlock, slot: int, dest: TranslationBlock) -> None:
         """Patch ``src``'s goto_tb ``slot`` to jump straight to ``dest`` (``tb_add_jump``)."""
-        if src.jmp_dest[slot] is not dest:
+        if src.jmp_dest[slot] is not dest and not src.invalid and not dest.invalid:
+            old = src.jmp_dest[slot]
+            if old is not None:
+                old.jmp_incoming[:] = [e for e in old.jmp_incoming if e != (src, slot)]
             src.jmp_dest[slot] = dest
             dest.jmp_incoming.append((src, slot))
+            self.backend.tb_chained(src, slot, dest)
 
 
 __all__ = ["Translator", "TB_MAX_INSNS", "PAGE_SIZE"]

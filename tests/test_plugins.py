@@ -160,8 +160,8 @@ class CountingInterp(InterpBackend):
 
     name = "counting-interp"
 
-    def __init__(self, machine):
-        super().__init__(machine)
+    def __init__(self, machine, options=None):
+        super().__init__(machine, options)
         self.compiles = 0
 
     def compile(self, tb):

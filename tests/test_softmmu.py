@@ -50,6 +50,31 @@ def test_first_load_fills_then_second_load_hits_fast_path():
     assert st.slow_loads == slow + 1
 
 
+def test_on_change_reports_every_entry_a_fill_or_flush_changes():
+    """A backend mirroring the TLB in host memory learns of each change, and of no other."""
+    m = machine(vcpus=2)
+    mmu = m.cpus[0].mmu
+    seen: list[int] = []
+    mmu.on_change = seen.append
+    mmu.load(DATA, MemOp.UL)
+    mmu.load(DATA + 4, MemOp.UL)  # fast path: nothing changes
+    assert seen[0] == idx(DATA) and seen.count(idx(DATA)) == 1
+    seen.clear()
+    mmu.flush_page(DATA + PAGE_SIZE)  # not in the TLB: nothing to tell
+    assert seen == []
+    mmu.flush_page(DATA + 0x10)
+    assert seen == [idx(DATA)]
+    tlb_flush_page(m.cpus[0], DATA, async_=True)  # deferred: told when it is applied
+    mmu.load(DATA, MemOp.UL)
+    seen.clear()
+    m.cpus[0].run_work()
+    assert seen == [idx(DATA)]
+    tlb_flush(m.cpus[0])
+    assert seen[-1] == -1
+    m.cpus[1].mmu.load(DATA, MemOp.UL)  # another vCPU's TLB is not this one's
+    assert seen[-1] == -1 and len(seen) == 2
+
+
 def test_plain_page_entry_tags_have_no_flags():
     m = machine()
     mmu = m.cpus[0].mmu

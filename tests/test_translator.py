@@ -4,14 +4,16 @@ the IR-pass seam and the tcglab_tb_translated hook (core/translator.py, core/exe
 from __future__ import annotations
 
 import pytest
+from attrs import define
 
-from core.config import parse_config
-from core.errors import GuestError
+from core.config import option, parse_config
+from core.errors import ConfigError, GuestError
 from core.hookspecs import hookimpl
-from core.ir import MemOp
+from core.ir import MemOp, TranslationBlock
 from core.machine import RAM_BASE, Machine
 from core.plugins import PluginManager
 from core.softmmu import PAGE_SIZE
+from plugins.tcg_backends.interp import InterpBackend
 from tests import toyisa
 from tests.conftest import toy_machine, write32
 from tests.toyisa import assemble, enc
@@ -442,3 +444,96 @@ def test_tb_translated_hook_sees_every_tb():
     assert set(map(id, spy.tbs)) == set(map(id, m.translator.cache.values()))
     assert all(mm is m for mm in spy.machines)
     assert all(tb.compiled is not None for tb in spy.tbs)
+
+
+# --------------------------------------------------------------------------- backend seams
+
+
+class RecordingInterp(InterpBackend):
+    """The interpreter, recording what the translator tells a code-patching backend."""
+
+    name = "recording-interp"
+
+    def __init__(self, machine, options=None):
+        super().__init__(machine, options)
+        self.events: list[tuple] = []
+
+    def tb_chained(self, src, slot, dest):
+        self.events.append(("chain", src, slot, dest))
+
+    def tb_unchained(self, src, slot):
+        self.events.append(("unchain", src, slot))
+
+    def tb_invalidated(self, tb):
+        self.events.append(("invalid", tb))
+
+
+class _RecordingPlugin:
+    @staticmethod
+    @hookimpl
+    def tcglab_register_backends(registry):
+        registry.add_backend(RecordingInterp)
+
+
+def recording_machine(program):
+    config = parse_config({"machine": {"frontend": "toy", "backend": "recording-interp",
+                                       "ram_size": "1M"}, "schedule": BIG}, "<test>")
+    m = Machine(config, PluginManager(autoload=False, extra=[("toyisa", toyisa),
+                                                             ("recording", _RecordingPlugin)]))
+    m.memory.write_bytes(RAM_BASE, toyisa.assemble(program))
+    return m
+
+
+def test_backend_is_told_of_each_chain_once_and_of_unchaining_on_invalidation():
+    m = recording_machine(_two_page_loop(10))
+    m.run()
+    entry, body = tb_at(m, RAM_BASE), tb_at(m, RAM_BASE + PAGE_SIZE)
+    chains = [e for e in m.backend.events if e[0] == "chain"]
+    assert ("chain", entry, 0, body) in chains
+    assert ("chain", body, 0, body) in chains
+    assert len(chains) == len({(e[1].pc, e[2]) for e in chains})  # each slot patched once
+    m.backend.events.clear()
+    m.translator.invalidate_page(RAM_BASE + PAGE_SIZE)
+    events = m.backend.events
+    assert ("unchain", entry, 0) in events
+    assert ("invalid", body) in events
+    assert not any(e[0] == "invalid" and e[1] is entry for e in events)
+    assert body.jmp_dest == [None, None]  # the dropped TB no longer points anywhere
+
+
+def test_rechaining_a_slot_moves_it_off_the_old_destination():
+    m = recording_machine(loop(3))
+    a, b, c = (TranslationBlock(RAM_BASE + 4 * i) for i in range(3))
+    m.translator.chain(a, 0, b)
+    m.translator.chain(a, 0, c)
+    assert a.jmp_dest[0] is c and (a, 0) in c.jmp_incoming and (a, 0) not in b.jmp_incoming
+    b.invalid = True
+    m.translator.chain(a, 1, b)  # never chain to a dropped TB
+    assert a.jmp_dest[1] is None
+    assert [e[0] for e in m.backend.events] == ["chain", "chain"]
+
+
+def test_backend_options_come_from_its_plugin_table():
+    @define(frozen=True)
+    class Opts:
+        speed: int = option(1, min=1, max=9, doc="how fast")
+
+    class WithOptions(RecordingInterp):
+        name = "with-options"
+        Options = Opts
+
+    class Plugin:
+        @staticmethod
+        @hookimpl
+        def tcglab_register_backends(registry):
+            registry.add_backend(WithOptions)
+
+    def build(table):
+        return Machine(parse_config({"machine": {"frontend": "toy", "backend": "with-options"},
+                                     "plugins": {"with-options": table}}, "<test>"),
+                       PluginManager(autoload=False, extra=[("toyisa", toyisa), ("w", Plugin)]))
+
+    assert build({"speed": 3}).backend.options == Opts(3)
+    assert build({}).backend.options == Opts(1)
+    with pytest.raises(ConfigError, match=r"\[plugins.with-options\] speed"):
+        build({"speed": 30})

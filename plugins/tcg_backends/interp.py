@@ -65,7 +65,7 @@ class InterpBackend(Backend):
             return (K_BRCOND, impl, (), ins_w, consts, label_at[label.id])
         return (K_OP, impl, outs_w, ins_w, consts, len(outs))
 
-    def execute(self, cpu, tb: TranslationBlock, budget: int) -> tuple[int, int]:
+    def execute(self, cpu, tb: TranslationBlock, budget: int) -> tuple[TranslationBlock, int, int]:
         code = tb.compiled
         env = cpu.env
         frame = [0] * tb.n_locals
@@ -95,7 +95,7 @@ class InterpBackend(Backend):
                 elif kind == K_INSN:
                     if executed == budget:
                         self.machine.frontend.set_pc(cpu, consts[0])
-                        return EXIT_BUDGET, executed
+                        return tb, EXIT_BUDGET, executed
                     executed += 1
                     insn_pc = consts[0]
                 elif kind == K_BRCOND:
@@ -106,9 +106,9 @@ class InterpBackend(Backend):
                 elif kind == K_BR:
                     i = extra
                 elif kind == K_GOTO_TB:
-                    return extra, executed
+                    return tb, extra, executed
                 elif kind == K_EXIT_TB:
-                    return EXIT_NOCHAIN, executed
+                    return tb, EXIT_NOCHAIN, executed
         except GuestException as exc:
             exc.executed = executed
             if exc.pc is None:
