@@ -1,4 +1,5 @@
-"""The ``tcglab`` command line: ``plugins``, ``run`` and ``compare`` (see ``--help`` of each).
+"""The ``tcglab`` command line: ``plugins``, ``run``, ``compare`` and ``trace`` (see ``--help``
+of each).
 
 Every user error ends as one line on stderr (``tcglab: error: ...``) and a non-zero
 exit status, never a traceback.
@@ -11,13 +12,17 @@ import json
 import os
 import sys
 import time
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import attrs
 
 from .config import KNOWN_SCHEDULES, Config, load_config, parse_config
 from .errors import TcglabError
 from .plugins import PluginManager
+
+if TYPE_CHECKING:
+    from .loader import LoadedImage
+    from .machine import Machine
 
 
 def _add_config_args(p: argparse.ArgumentParser) -> None:
@@ -44,6 +49,15 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run a guest ELF on the configured machine.  Guest output goes to\n"
                     "stdout; tcglab exits with the guest's exit status.",
         epilog=RUN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    _add_run_args(p)
+    _add_program_args(p)
+    _add_compare_parser(sub)
+    _add_trace_parser(sub)
+    return parser
+
+
+def _add_run_args(p: argparse.ArgumentParser) -> None:
+    """The options of ``tcglab run``, which ``tcglab trace`` takes too."""
     _add_config_args(p)
     for flag, _keys, _kind, metavar, text in RUN_FLAGS:
         p.add_argument(flag, metavar=metavar, help=text)
@@ -52,11 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", dest="json_file", metavar="FILE",
                    help="write the run's result (reason, exit status, counters, config) "
                         "to FILE as JSON")
+
+
+def _add_program_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("program", metavar="PROGRAM", help="guest ELF")
     p.add_argument("guest_args", nargs=argparse.REMAINDER, metavar="GUEST_ARGS",
                    help="arguments passed to the guest (everything after PROGRAM)")
-    _add_compare_parser(sub)
-    return parser
 
 
 def _config(args: argparse.Namespace) -> Config:
@@ -268,17 +283,32 @@ def print_stats(result, machine, file=None) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     config = run_config(args)
-    pm = PluginManager(config.plugins.disable)
+    machine, _image = boot_program(args, config, PluginManager(config.plugins.disable))
+    return finish_run(args, config, machine)
+
+
+def boot_program(args: argparse.Namespace, config: Config,
+                 pm: PluginManager) -> "tuple[Machine, LoadedImage]":
+    """A machine built from ``config`` with PROGRAM loaded and booted with GUEST_ARGS;
+    returns ``(machine, loaded image)``."""
     if not pm.registry.frontends.items:
         raise TcglabError("no guest frontend is installed, so there is nothing to run "
                           f"{args.program} with; install or enable a frontend plugin "
                           "(see `tcglab plugins`)")
     from .loader import load_elf
-    from .machine import Machine, RunResult
+    from .machine import Machine
 
     machine = Machine(config, pm)
     image = load_elf(args.program, machine.memory)
     machine.frontend.boot(image, [args.program, *args.guest_args])
+    return machine, image
+
+
+def finish_run(args: argparse.Namespace, config: Config, machine: "Machine") -> int:
+    """Run a booted machine to its end and report as ``tcglab run`` does (the note on
+    stderr, --stats, --json); returns the exit status, or raises the guest's fault."""
+    from .machine import RunResult
+
     error: TcglabError | None = None
     started = time.perf_counter()
     try:
@@ -581,7 +611,61 @@ def _run_with_progress(specs, jobs: int, show: bool) -> list[dict]:
         return cmp.run_grid(specs, jobs, on_result)
 
 
-COMMANDS = {"plugins": cmd_plugins, "run": cmd_run, "compare": cmd_compare}
+# -- tcglab trace ------------------------------------------------------------------------
+
+TRACE_EPILOG = """\
+Runs PROGRAM exactly as `tcglab run` does (same options, same exit status, guest output
+on stdout) and logs every TB when it is translated, as QEMU's -d does:
+  in_asm    the TB's guest instructions (address, encoding, the frontend's disassembly:
+            capstone for ARM where installed, else tcglab's decoder)
+  op        the TB's IR as the backend compiled it, after the translator's IR passes
+            (named in the header; with passes installed this is QEMU's op_opt)
+  out_asm   the backend's output for the TB (interp: a summary; code-generating
+            backends: their code)
+A TB is logged once, when translated, not each time it runs; retranslations (after
+self-modifying code) and single-instruction TBs for exclusive steps are logged too.
+The log goes to stderr, or to --trace-file (created or truncated; its directory must
+exist).  Use --backend or --set machine.backend=NAME to trace another backend: two
+backends' logs differ only in out_asm (and in op if their IR passes differ).
+"""
+
+
+def _add_trace_parser(sub) -> None:
+    from .trace import LOG_ITEMS
+
+    p = sub.add_parser(
+        "trace", help="run a guest program and log each TB's guest code, IR and backend "
+                      "output (QEMU's -d in_asm,op,out_asm)",
+        usage="tcglab trace -d ITEMS [--trace-file FILE] [OPTIONS] PROGRAM [GUEST_ARGS...]",
+        description="Run a guest ELF and log every translated TB, like QEMU's "
+                    "-d in_asm,op,out_asm.",
+        epilog=TRACE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("-d", dest="log_items", action="append", metavar="ITEMS",
+                   help=f"what to log, comma-separated: {', '.join(LOG_ITEMS)} (repeatable)")
+    p.add_argument("--trace-file", metavar="FILE",
+                   help="write the log to FILE instead of stderr")
+    _add_run_args(p)
+    _add_program_args(p)
+
+
+def cmd_trace(args: argparse.Namespace) -> int:
+    from . import trace
+
+    items = trace.parse_log_items(args.log_items, args.guest_args)
+    if args.trace_file:
+        trace.check_trace_file(args.trace_file, args.program)
+    config = run_config(args)
+    log = trace.TBLog(items)
+    pm = PluginManager(config.plugins.disable, extra=[(trace.PLUGIN_NAME, log)])
+    trace.check_registered(pm, log)
+    machine, image = boot_program(args, config, pm)
+    with trace.open_log(args.trace_file) as stream:
+        log.start(stream, f"--trace-file {args.trace_file}" if args.trace_file else "stderr",
+                  image)
+        return finish_run(args, config, machine)
+
+
+COMMANDS = {"plugins": cmd_plugins, "run": cmd_run, "compare": cmd_compare, "trace": cmd_trace}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
