@@ -141,7 +141,7 @@ def row(engine: str, workload: str, vcpus: int, args: list[str], insns: int,
         seconds: float, note: str = "") -> dict:
     return {"engine": engine, "workload": workload, "vcpus": vcpus, "args": args,
             "insns": insns, "seconds": round(seconds, 6),
-            "mips": round(insns / seconds / 1e6, 4) if seconds > 0 else None, "note": note}
+            "mips": insns / seconds / 1e6 if seconds > 0 else None, "note": note}
 
 
 def measure_engines(backends: list[str], quick: bool) -> list[dict]:

@@ -295,12 +295,10 @@ def boot_program(args: argparse.Namespace, config: Config,
         raise TcglabError("no guest frontend is installed, so there is nothing to run "
                           f"{args.program} with; install or enable a frontend plugin "
                           "(see `tcglab plugins`)")
-    from .loader import load_elf
     from .machine import Machine
 
     machine = Machine(config, pm)
-    image = load_elf(args.program, machine.memory)
-    machine.frontend.boot(image, [args.program, *args.guest_args])
+    image = machine.boot(args.program, [args.program, *args.guest_args])
     return machine, image
 
 
@@ -531,16 +529,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
                                       args=args.guest_args, max_insns=max_insns)
 
     # Everything that can be wrong with the grid is reported before anything runs.
-    from .loader import load_elf
-    from .machine import Machine
-
-    for i, strategy in enumerate(strategies):
-        machine = Machine(attrs.evolve(config, machine=attrs.evolve(
-            config.machine, memory_policy=strategy)), pm)
-        if i == 0:
-            for w in workloads:
-                load_elf(w.program, machine.memory)
-        del machine
+    cmp.check_workloads(workloads, strategies, config, pm)
 
     seed_list = list(range(seed_base, seed_base + seeds))
     specs = cmp.grid_specs(workloads, strategies, seed_list, _config_data(config),

@@ -11,7 +11,9 @@ processes; every run builds its own :class:`~core.machine.Machine` from plain co
 so the records do not depend on ``jobs`` (except their wall times).
 
 Workloads come from plugins, through the ``tcglab_register_workloads`` hook (the ARM
-plugin registers the bundled programs), so the core imports no plugin.
+plugin registers the bundled programs), so the core imports no plugin.  A workload may
+name the frontend that runs it (a guest other than the config's): its runs use that
+frontend, so one grid can hold the programs of several guests.
 
 Writers, readers and the table are in :mod:`core.report`.
 """
@@ -58,6 +60,8 @@ class Workload:
         (generous: a multiple of what a correct strategy needs); 0 = no budget of its
         own.  A run that hits it is a failure ("max-insns"): typically a program spinning
         forever under a broken strategy.
+    :param frontend: the guest frontend that runs it (its ``name``); empty: the config's
+        ``[machine] frontend``.
     """
 
     name: str
@@ -66,6 +70,7 @@ class Workload:
     description: str = ""
     in_default_grid: bool = True
     max_insns: int = 0
+    frontend: str = ""
 
     def guest_args(self, vcpus: int, template: str | None = None) -> tuple[str, ...]:
         """The arguments for ``vcpus`` vCPUs (``template`` instead of the default)."""
@@ -101,6 +106,7 @@ class GridWorkload:
     args: tuple[str, ...]
     argv0: str  # what the guest sees as the program name
     max_insns: int
+    frontend: str = ""  # empty: the config's
 
 
 def resolve_workloads(names: Sequence[str], vcpus: int, *, args: str | None = None,
@@ -124,7 +130,7 @@ def resolve_workloads(names: Sequence[str], vcpus: int, *, args: str | None = No
             w = catalog[name]
             budget = w.budget(vcpus) if args is None else DEFAULT_MAX_INSNS
             gw = GridWorkload(w.name, str(w.elf), w.guest_args(vcpus, args), w.name,
-                              budget if max_insns is None else max_insns)
+                              budget if max_insns is None else max_insns, w.frontend)
         elif os.path.isfile(name):
             stem = Path(name).stem
             label = stem if stem not in catalog and all(o.name != stem for o in out) else name
@@ -186,10 +192,14 @@ class RunSpec:
     source: str = "<compare>"
 
 
-def cell_config(data: Mapping[str, Any], strategy: str, seed: int, max_insns: int) -> dict:
-    """A copy of config ``data`` with this cell's memory policy, seed and budget."""
+def cell_config(data: Mapping[str, Any], strategy: str, seed: int, max_insns: int,
+                frontend: str = "") -> dict:
+    """A copy of config ``data`` with this cell's memory policy, seed and budget (and
+    frontend, when the workload names one)."""
     out = {k: dict(v) if isinstance(v, Mapping) else v for k, v in data.items()}
     out.setdefault("machine", {})["memory_policy"] = strategy
+    if frontend:
+        out["machine"]["frontend"] = frontend
     out.setdefault("schedule", {}).update(seed=seed, max_insns=max_insns)
     return out
 
@@ -214,7 +224,6 @@ def run_one(spec: RunSpec) -> dict[str, Any]:
     the budget running out, or any exception from a component is recorded as the run's
     reason and message; only KeyboardInterrupt escapes.
     """
-    from .loader import load_elf
     from .machine import Machine, RunResult
 
     config = parse_config(spec.config, spec.source)
@@ -227,8 +236,7 @@ def run_one(spec: RunSpec) -> dict[str, Any]:
         if platform is not None and hasattr(platform, "stdout"):
             platform.stdout = out
             platform.stderr = out
-        image = load_elf(spec.program, machine.memory)
-        machine.frontend.boot(image, [spec.argv0, *spec.args])
+        machine.boot(spec.program, [spec.argv0, *spec.args])
         started = time.perf_counter()
         result = machine.run()
     except Exception as exc:  # data, not a crash: a guest fault, or a broken component
@@ -307,8 +315,36 @@ def grid_specs(workloads: Sequence[GridWorkload], strategies: Sequence[str],
         for s in strategies:
             for seed in seeds:
                 specs.append(RunSpec(len(specs), w.name, w.program, w.args, w.argv0, s, seed,
-                                     cell_config(config, s, seed, w.max_insns), source))
+                                     cell_config(config, s, seed, w.max_insns, w.frontend),
+                                     source))
     return specs
+
+
+def check_workloads(workloads: Sequence[GridWorkload], strategies: Sequence[str],
+                    config: Any, plugins: Any) -> None:
+    """Report what is wrong with the grid before anything runs: build a machine for every
+    strategy (their options are checked) and load every workload's ELF into a machine of
+    its own frontend (a missing frontend, or an ELF for another guest, is a one-line
+    error).  ``config`` is the base :class:`~core.config.Config`, ``plugins`` the
+    :class:`~core.plugins.PluginManager`."""
+    import attrs
+
+    from .machine import Machine
+
+    def machine_for(strategy: str, frontend: str = "") -> Any:
+        m = config.machine
+        return Machine(attrs.evolve(config, machine=attrs.evolve(
+            m, memory_policy=strategy, frontend=frontend or m.frontend)), plugins)
+
+    for strategy in strategies:
+        machine_for(strategy)
+    if not strategies:
+        return
+    machines: dict[str, Any] = {}
+    for w in workloads:
+        if w.frontend not in machines:
+            machines[w.frontend] = machine_for(strategies[0], w.frontend)
+        machines[w.frontend].load_elf(w.program)
 
 
 def _worker_init() -> None:

@@ -56,12 +56,26 @@ class Frontend(abc.ABC):
 
     Subclasses set ``name`` and ``layout`` (the CPU state with a ``pc`` slot) and
     implement :meth:`translate_insn` and :meth:`tb_stop`.
+
+    The guest's board, as the core needs to know it before any code runs:
+
+    * ``ram_base``: guest-physical address of RAM (the machine maps ``[machine] ram_size``
+      bytes there);
+    * ``elf_machine``, ``elf_class``: the ELF ``e_machine`` (pyelftools' name, e.g.
+      ``"EM_RISCV"``) and class (32 or 64) of the programs this guest runs; the loader
+      refuses any other ELF with a one-line error.
+
+    The defaults are QEMU's arm ``virt`` board and 32-bit ARM ELF files, what the first
+    frontend (``arm``) relies on; any other guest sets all three.
     """
 
     name: ClassVar[str] = ""
     layout: StateLayout
     pc_slot: int = 0
     insn_align: ClassVar[int] = 4
+    ram_base: ClassVar[int] = 0x4000_0000
+    elf_machine: ClassVar[str] = "EM_ARM"
+    elf_class: ClassVar[int] = 32
 
     def __init__(self, machine: "Machine"):
         self.machine = machine

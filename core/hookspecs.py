@@ -80,7 +80,8 @@ def tcglab_register_workloads(registry: "Registry") -> None:
     """Add guest workloads that ``tcglab compare`` can run by name.
 
     :param registry: call ``registry.add_workload(workload)`` with a
-        :class:`core.compare.Workload` (name, ELF path, default arguments, budget).
+        :class:`core.compare.Workload` (name, ELF path, default arguments, budget, and
+        the frontend that runs it when that is not the config's).
 
     Called once per plugin manager.  The return value is ignored.
     """

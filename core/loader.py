@@ -29,10 +29,31 @@ class LoadedImage:
     symbols: dict
 
 
-def load_elf(path: str | Path, memory: SystemMemory, *, machine: str = "EM_ARM",
-             elfclass: int = 32) -> LoadedImage:
-    """Load ``path``'s PT_LOAD segments into ``memory``; returns the entry point."""
+def elf_identity(path: str | Path) -> tuple[str, int] | None:
+    """``(e_machine, class)`` of the ELF file ``path`` (e.g. ``("EM_RISCV", 32)``), or None
+    when it is not a readable ELF file.  Lets a caller pick the frontend for a program."""
+    try:
+        with open(path, "rb") as f:
+            elf = ELFFile(f)
+            return elf["e_machine"], elf.elfclass
+    except Exception:  # not there, not an ELF, truncated: load_elf says which
+        return None
+
+
+def load_elf(path: str | Path, memory: SystemMemory, *, machine: str | None = None,
+             elfclass: int | None = None) -> LoadedImage:
+    """Load ``path``'s PT_LOAD segments into ``memory``; returns the loaded image.
+
+    ``machine``/``elfclass``: the ELF ``e_machine`` and class to accept; by default the
+    ones of ``memory``'s guest (``SystemMemory.elf_machine``/``elf_class``, which the
+    machine sets from its frontend), so one loader serves every guest.
+    """
     name = str(path)
+    machine = machine if machine is not None else memory.elf_machine
+    elfclass = elfclass if elfclass is not None else memory.elf_class
+    if machine is None:
+        raise TypeError("load_elf: no ELF machine to check against: pass machine= or use "
+                        "a SystemMemory that names its guest's (elf_machine)")
     try:
         data = Path(path).read_bytes()
     except OSError as exc:

@@ -9,7 +9,7 @@ scheduler until the guest exits, powers off, hits ``max_insns``, or deadlocks.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from attrs import define, field
 
@@ -23,7 +23,10 @@ from .scheduler import Scheduler
 from .softmmu import SoftMMU, SystemMemory
 from .translator import Translator
 
-RAM_BASE = 0x4000_0000  # QEMU virt
+if TYPE_CHECKING:
+    from .loader import LoadedImage
+
+RAM_BASE = 0x4000_0000  # QEMU arm virt: the default of Frontend.ram_base
 
 
 @define
@@ -51,7 +54,9 @@ class Machine:
         pol_cls = reg.memory_policy(config.machine.memory_policy, f"{src}: [machine] memory_policy")
         self._check_option_tables()
 
-        self.memory = SystemMemory()
+        # the guest's board, as its frontend declares it: where RAM is, which ELF it runs
+        self.memory = SystemMemory(getattr(fe_cls, "elf_machine", "EM_ARM"),
+                                   getattr(fe_cls, "elf_class", 32))
         self.ram = self.memory.add_ram("ram", getattr(fe_cls, "ram_base", RAM_BASE),
                                        config.machine.ram_size)
         self.platform: Any = None  # set by a platform plugin/frontend (PSCI, semihosting)
@@ -93,6 +98,35 @@ class Machine:
                     f"{did_you_mean(name, owners)}; known: {', '.join(sorted(owners))} "
                     "(a plugin providing it may not be installed, or may be disabled)")
             plugin_options(self.config, name, owners[name])
+
+    # ---- loading a program ---------------------------------------------------------------
+
+    def load_elf(self, path: Any) -> "LoadedImage":
+        """Load the guest ELF ``path`` into RAM, checked against the frontend's
+        ``elf_machine``/``elf_class``.  An ELF of another guest is a one-line error that
+        names the registered frontends that do run it."""
+        from .loader import LoaderError, elf_identity, load_elf
+
+        try:
+            return load_elf(path, self.memory)
+        except LoaderError as exc:
+            identity = elf_identity(path)
+            if identity is None or identity[0] == self.memory.elf_machine:
+                raise
+            able = [name for name, cls, _p in self.registry.frontends
+                    if (getattr(cls, "elf_machine", "EM_ARM"),
+                        getattr(cls, "elf_class", 32)) == identity]
+            hint = (f" (frontend {' or '.join(repr(n) for n in able)} runs it: "
+                    f"set [machine] frontend)") if able else \
+                " (no registered frontend runs it; a plugin may not be installed)"
+            raise LoaderError(f"{exc}{hint}") from None
+
+    def boot(self, path: Any, argv: list[str]) -> "LoadedImage":
+        """Load ``path`` (:meth:`load_elf`) and reset the board for it with ``argv``
+        (``argv[0]`` is the program name the guest sees); returns the loaded image."""
+        image = self.load_elf(path)
+        self.frontend.boot(image, [str(a) for a in argv])
+        return image
 
     # ---- control used by helpers and platforms ------------------------------------------
 

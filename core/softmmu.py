@@ -158,9 +158,13 @@ class RamList:
 class SystemMemory:
     """The guest physical address space: RAM blocks and MMIO regions, shared by all vCPUs."""
 
-    def __init__(self) -> None:
+    def __init__(self, elf_machine: str | None = None, elf_class: int = 32) -> None:
         self.ram_list = RamList()
         self.mmio: list[MMIORegion] = []
+        # The ELF files whose guest uses this memory (the machine sets them from its
+        # frontend): :func:`core.loader.load_elf` checks an image against them.
+        self.elf_machine = elf_machine
+        self.elf_class = elf_class
         # set by the machine: called with a page address before a store to a code page
         self.on_code_write: Callable[[int], None] = lambda page: None
 

@@ -400,7 +400,8 @@ def test_machine_without_the_disabled_policy_lists_what_is_registered():
         "registered: mine-policy (a plugin providing it may not be installed, or may be disabled)")
 
 
-def test_disabling_an_unknown_plugin():
+def test_disabling_an_unknown_plugin(monkeypatch):
+    monkeypatch.setattr("core.plugins._entry_points", lambda: [])  # installed plugins aside
     with pytest.raises(PluginError) as info:
         PluginManager(["intrep"], autoload=False)
     assert one_line(info.value) == ("[plugins] disable: unknown plugin 'intrep' (did you mean "
