@@ -28,6 +28,7 @@ AUTOLOAD_ENV = "TCGLAB_DISABLE_PLUGIN_AUTOLOAD"
 BUILTIN_PLUGINS: dict[str, str] = {
     "llsc": "plugins.llsc",
     "interp": "plugins.tcg_backends.interp",
+    "arm-host": "plugins.tcg_backends.arm_host",
     "exclusive-bitmap": "plugins.atomic_strategies.exclusive_bitmap",
     "cmpxchg": "plugins.atomic_strategies.cmpxchg",
     "stop-the-world": "plugins.atomic_strategies.stop_the_world",
