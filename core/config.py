@@ -126,6 +126,8 @@ class MachineConfig:
         show=format_size,
         doc='guest RAM in bytes, or a size like "128M"; a multiple of 4096',
     )
+    optimize: bool = option(True, doc="run the IR optimiser (constant folding, copy "
+                                      "propagation, dead code) on each TB before the backend")
 
 
 @define(frozen=True)

@@ -28,6 +28,7 @@ AUTOLOAD_ENV = "TCGLAB_DISABLE_PLUGIN_AUTOLOAD"
 BUILTIN_PLUGINS: dict[str, str] = {
     "llsc": "plugins.llsc",
     "interp": "plugins.tcg_backends.interp",
+    "pyjit": "plugins.tcg_backends.pyjit",
     "arm-host": "plugins.tcg_backends.arm_host",
     "exclusive-bitmap": "plugins.atomic_strategies.exclusive_bitmap",
     "cmpxchg": "plugins.atomic_strategies.cmpxchg",

@@ -19,6 +19,7 @@ from .builder import Builder
 from .cpu import CPUState, GuestFault
 from .frontend import DisasContext, DisasJump
 from .ir import TranslationBlock
+from .optimize import make_optimizer
 from .softmmu import PAGE_MASK, PAGE_SIZE
 
 if TYPE_CHECKING:
@@ -39,6 +40,9 @@ class Translator:
         self.optable = machine.registry.optable
         self.max_insns = max_insns
         self.passes: list[IRPass] = []  # IR optimisers every backend can use
+        config = getattr(machine, "config", None)
+        if config is None or config.machine.optimize:  # [machine] optimize
+            self.passes.append(make_optimizer(self.optable))
         self.cache: dict[tuple[int, int], TranslationBlock] = {}
         self.page_tbs: dict[int, list[TranslationBlock]] = {}
         self.translated = 0

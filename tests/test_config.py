@@ -181,7 +181,7 @@ def test_unknown_key_with_did_you_mean(tmp_path):
     message = error_of(tmp_path, "[machine]\nvcpu = 2\n")
     assert message == (
         ": [machine] unknown key 'vcpu' (did you mean 'vcpus'?); "
-        "allowed: frontend, backend, memory_policy, vcpus, ram_size"
+        "allowed: frontend, backend, memory_policy, vcpus, ram_size, optimize"
     )
 
 

@@ -258,7 +258,8 @@ def drop_dead_movi(tb) -> None:
 def test_a_frontend_s_own_disas_is_used_and_op_is_after_the_passes():
     log = TBLog(frozenset(LOG_ITEMS))
     pm = PluginManager(autoload=False, extra=[("toyisa", toyisa), (PLUGIN_NAME, log)])
-    m = Machine(parse_config({"machine": {"frontend": "toy", "ram_size": "1M"}}, "<test>"), pm)
+    m = Machine(parse_config({"machine": {"frontend": "toy", "ram_size": "1M",
+                                          "optimize": False}}, "<test>"), pm)
     program = [("MOVI", 1, 0, 7), ("MOVI", 1, 0, 9), ("EXIT", 0, 1, 0)]
     m.memory.write_bytes(RAM_BASE, toyisa.assemble(program))
     m.translator.passes.append(drop_dead_movi)

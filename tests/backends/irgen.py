@@ -142,11 +142,17 @@ def memory_policies() -> list[str]:
     return [name for name, _cls, _plugin in plugin_manager().registry.memory_policies]
 
 
+#: Options that make a backend run its generated code on a TB's first execution (pyjit
+#: otherwise interprets a TB for its first runs, and a generated TB runs once).
+EAGER = {"pyjit": {"pyjit": {"compile_after": 0, "checked_after": 0}}}
+
+
 def irgen_machine(backend: str, policy: str = "exclusive-bitmap", vcpus: int = 2) -> Machine:
     """A machine with the generated TBs' state layout, RAM and device, on ``backend``."""
     config = parse_config({"machine": {"frontend": "irgen", "backend": backend,
                                        "memory_policy": policy, "vcpus": vcpus,
-                                       "ram_size": RAM_SIZE}}, "<irgen>")
+                                       "ram_size": RAM_SIZE},
+                           "plugins": EAGER.get(backend, {})}, "<irgen>")
     return Machine(config, plugin_manager())
 
 

@@ -1,0 +1,304 @@
+"""Blocks and dataflow over a compilation unit: which globals are dirty, which values live.
+
+A *unit* is what one generated function runs: one TB, or a region of TBs chained into
+a loop (see :mod:`.region`), whose ``goto_tb`` exits to each other become jumps inside
+the function ("transitions").  The generated code keeps each global in a local variable,
+so it must know, at every point where Python code outside the unit may look at ``env``
+(a helper, a slow path, an exit, the end of a slice), which globals hold values ``env``
+has not seen yet (the *dirty* set, a forward may-analysis), and, at every op, which
+variables a later op still reads (*liveness*, backward).  Liveness is what drops pure
+ops whose results nobody reads (flag computations overwritten before any use), and
+decides which globals to load at entry and to reload after a call that may have written
+``env``.
+
+Both run to a fixed point over the unit's basic blocks, so internal branches, joins and
+back edges are handled exactly.  Counting guest instructions is static where every path
+through a TB reaches an op with the same number of ``insn_start`` s, which lets the
+common case run without a counter.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from attrs import define, field
+
+from core.errors import TcglabError
+
+from .steps import Kind, Step
+
+_CONTROL = (Kind.BR, Kind.BRCOND, Kind.GOTO, Kind.EXIT)
+
+
+@define(eq=False)
+class Block:
+    index: int  # in the unit
+    member: int
+    steps: list[Step]
+    label: int | None = None  # the label set at its start
+    succs: list[int] = field(factory=list)  # inside its TB
+    falls_off: bool = False  # its last op falls through past the end of the TB
+
+    @property
+    def term(self) -> Step | None:
+        last = self.steps[-1] if self.steps else None
+        return last if last is not None and last.kind in _CONTROL else None
+
+
+@define(eq=False)
+class Member:
+    """One TB of a unit: its steps and blocks (unit-wide block indices)."""
+
+    tb: Any
+    steps: list[Step]
+    blocks: list[Block]
+    reachable: list[int]  # unit block indices reachable from this TB's start, in order
+    bounded: bool  # no backward branch: each insn_start runs at most once per TB run
+    max_insns: int  # insn_starts in reachable blocks
+    entry: int  # unit index of its first block
+
+
+def member(tb: Any, steps: list[Step], m: int, first_block: int) -> Member:
+    """Split one TB's steps into blocks numbered from ``first_block``."""
+    blocks: list[Block] = []
+    cur: list[Step] = []
+    for st in steps:
+        if st.kind is Kind.LABEL and cur:
+            blocks.append(Block(first_block + len(blocks), m, cur))
+            cur = []
+        cur.append(st)
+        if st.kind in _CONTROL:
+            blocks.append(Block(first_block + len(blocks), m, cur))
+            cur = []
+    if cur or not blocks:
+        blocks.append(Block(first_block + len(blocks), m, cur))
+    at_label = {}
+    for b in blocks:
+        if b.steps and b.steps[0].kind is Kind.LABEL:
+            b.label = b.steps[0].label
+            at_label[b.label] = b.index
+    last = first_block + len(blocks) - 1
+    for b in blocks:
+        nxt = [b.index + 1] if b.index < last else []
+        t = b.term
+        if t is None:
+            b.succs = nxt
+            b.falls_off = not nxt
+        elif t.kind is Kind.BR:
+            b.succs = [_target(at_label, t)]
+        elif t.kind is Kind.BRCOND:
+            b.succs = [_target(at_label, t)] + nxt
+            b.falls_off = not nxt
+        # GOTO / EXIT: none inside the TB (transitions are the unit's)
+    seen: set[int] = set()
+    stack = [first_block]
+    by_index = {b.index: b for b in blocks}
+    while stack:
+        bi = stack.pop()
+        if bi in seen:
+            continue
+        seen.add(bi)
+        stack.extend(by_index[bi].succs)
+    order = sorted(seen)
+    bounded = all(s > bi for bi in order for s in by_index[bi].succs)
+    max_insns = sum(1 for bi in order for st in by_index[bi].steps if st.kind is Kind.INSN)
+    return Member(tb, steps, blocks, order, bounded, max_insns, first_block)
+
+
+def _target(at_label: dict[int, int], step: Step) -> int:
+    if step.label not in at_label:
+        raise TcglabError(f"pyjit: branch to label {step.label} which is never set")
+    return at_label[step.label]
+
+
+@define
+class Variant:
+    """How one compiled form of a unit runs."""
+
+    checked: bool  # a budget check at every insn_start (the slice may end inside the TB)
+    edges: dict[int, int] = field(factory=dict)  # GOTO step uid -> member it continues in
+    transition_writeback: bool = False  # transitions write globals back (to call tb_flags)
+    lookup_var: str = ""  # the pc's variable, when exit_tb may continue in any member
+
+
+@define
+class Flow:
+    dirty: dict[int, frozenset[str]]  # step uid -> globals env has not seen, before it
+    exit_writeback: frozenset[str]  # written back at the unit's one exit: every exit's dirty
+    live_after: dict[int, frozenset[str]]
+    dead: set[int]  # uids of pure steps whose results nobody reads
+    entry_live: dict[int, frozenset[str]]  # member -> variables read before written
+    counts: dict[int, int] | None  # step uid -> insns run so far in its TB (None: at run time)
+    insn_pcs: dict[int, int]  # step uid -> the pc of its instruction (with static counts)
+
+
+@define
+class Unit:
+    members: list[Member]
+
+    @property
+    def blocks(self) -> list[Block]:
+        return [b for m in self.members for b in m.blocks]
+
+
+def flow(unit: Unit, variant: Variant) -> Flow:
+    blocks = unit.blocks
+    entry_of = [m.entry for m in unit.members]
+    succs: dict[int, list[int]] = {}
+    for b in blocks:
+        succs[b.index] = list(b.succs)
+        t = b.term
+        if t is not None and t.uid in variant.edges:
+            succs[b.index].append(entry_of[variant.edges[t.uid]])
+        elif t is not None and t.kind is Kind.EXIT and variant.lookup_var:
+            succs[b.index].extend(entry_of)  # found in the TB cache: any member may follow
+    reach: set[int] = set()
+    stack = [entry_of[0]]
+    while stack:
+        bi = stack.pop()
+        if bi not in reach:
+            reach.add(bi)
+            stack.extend(succs[bi])
+    order = sorted(reach)
+    preds: dict[int, list[int]] = {bi: [] for bi in order}
+    for bi in order:
+        for s in succs[bi]:
+            preds[s].append(bi)
+    dirty = _dirty(blocks, order, preds, entry_of[0], variant)
+    # every exit leaves through one shared exit (the source stays small), which writes
+    # back the union of the exits' dirty sets: those must be valid at every exit
+    shared: frozenset[str] = frozenset()
+    for bi in order:
+        for st in blocks[bi].steps:
+            if st.kind in (Kind.GOTO, Kind.EXIT) or (st.kind is Kind.INSN and variant.checked):
+                shared |= dirty[st.uid]
+    exit_dirty = {uid: shared for uid in dirty}
+    live_after, dead, live_in = _liveness(blocks, order, succs, exit_dirty, dirty, variant)
+    entry_live = {mi: live_in.get(m.entry, frozenset()) for mi, m in enumerate(unit.members)}
+    counts: dict[int, int] | None = None
+    insn_pcs: dict[int, int] = {}
+    if not variant.checked:  # the budget check needs a counter
+        counts = {}
+        for m in unit.members:
+            c = _counts(m)
+            if c is None:
+                counts = None
+                break
+            for uid, (n, pc) in c.items():
+                counts[uid] = n
+                insn_pcs[uid] = pc
+    return Flow(dirty, shared, live_after, dead, entry_live, counts, insn_pcs)
+
+
+def _dirty_through(st: Step, d: frozenset[str]) -> frozenset[str]:
+    if st.writeback:
+        d = frozenset()
+    g = [x for x in st.defs if x[0] == "g"]
+    return d | frozenset(g) if g else d
+
+
+def _dirty(blocks: list[Block], order: list[int], preds: dict[int, list[int]], entry: int,
+           variant: Variant) -> dict[int, frozenset[str]]:
+    out: dict[int, frozenset[str]] = {bi: frozenset() for bi in order}
+    before: dict[int, frozenset[str]] = {}
+    changed = True
+    while changed:
+        changed = False
+        for bi in order:
+            d: frozenset[str] = frozenset()
+            for p in preds[bi]:
+                po = out[p]
+                t = blocks[p].term
+                if t is not None and t.uid in variant.edges and variant.transition_writeback:
+                    po = frozenset()  # the transition wrote them back
+                d |= po
+            for st in blocks[bi].steps:
+                before[st.uid] = d
+                d = _dirty_through(st, d)
+            if d != out[bi]:
+                out[bi] = d
+                changed = True
+    return before
+
+
+def _liveness(blocks: list[Block], order: list[int], succs: dict[int, list[int]],
+              exit_dirty: dict[int, frozenset[str]], dirty: dict[int, frozenset[str]],
+              variant: Variant):
+    all_globals = frozenset(x for bi in order for st in blocks[bi].steps
+                            for x in st.defs + st.uses if x[0] == "g")
+    live_in: dict[int, frozenset[str]] = {bi: frozenset() for bi in order}
+    live_after: dict[int, frozenset[str]] = {}
+    dead: set[int] = set()
+    changed = True
+    while changed:
+        changed = False
+        dead.clear()
+        for bi in reversed(order):
+            live: frozenset[str] = frozenset()
+            for s in succs[bi]:
+                live |= live_in[s]
+            for st in reversed(blocks[bi].steps):
+                live_after[st.uid] = live
+                live = _live_through(st, live, exit_dirty[st.uid], dirty[st.uid], variant,
+                                     all_globals, dead)
+            if live != live_in[bi]:
+                live_in[bi] = live
+                changed = True
+    return live_after, dead, live_in
+
+
+def _live_through(st: Step, live: frozenset[str], exit_dirty: frozenset[str],
+                  dirty: frozenset[str], variant: Variant, all_globals: frozenset[str],
+                  dead: set[int]) -> frozenset[str]:
+    k = st.kind
+    if k in (Kind.GOTO, Kind.EXIT):
+        # after a transition the next TB's locals start from zero (a new frame); the exit
+        # writes the dirty globals back
+        out = frozenset(x for x in live if x[0] == "g") | exit_dirty
+        if k is Kind.EXIT and variant.lookup_var:
+            out |= {variant.lookup_var}  # the pc looked up
+        return out
+    if k is Kind.INSN:
+        return live | exit_dirty if variant.checked else live
+    if k in (Kind.LABEL, Kind.BR, Kind.NOP):
+        return live
+    defs = frozenset(st.defs)
+    if st.pure and defs and not (defs & live):
+        dead.add(st.uid)
+        return live
+    uses = frozenset(st.uses)
+    if k in (Kind.QLD, Kind.QST):
+        return (live - defs) | uses | dirty
+    if st.clobbers:
+        return (live - defs - all_globals) | uses | dirty
+    if st.writeback:
+        return (live - defs) | uses | dirty
+    return (live - defs) | uses
+
+
+def _counts(m: Member) -> dict[int, tuple[int, int]] | None:
+    """Instructions run when each step executes, if the same on every path (else None).
+
+    The guest pc of the instruction must be the same on every path too (a branch may
+    skip an insn_start): otherwise both are tracked at run time.
+    """
+    if not m.bounded:
+        return None
+    by_index = {b.index: b for b in m.blocks}
+    state_in: dict[int, tuple[int, int]] = {m.entry: (0, m.tb.pc)}
+    counts: dict[int, tuple[int, int]] = {}
+    for bi in m.reachable:
+        if bi not in state_in:
+            return None
+        c, pc = state_in[bi]
+        for st in by_index[bi].steps:
+            if st.kind is Kind.INSN:
+                c, pc = c + 1, st.value
+            counts[st.uid] = (c, pc)
+        for s in by_index[bi].succs:
+            if state_in.setdefault(s, (c, pc)) != (c, pc):
+                return None
+    return counts
+
+
+__all__ = ["Block", "Member", "Unit", "Variant", "Flow", "member", "flow"]

@@ -1,0 +1,546 @@
+"""Python source for one compilation unit (a TB, or a loop of chained TBs), op by op.
+
+The function is ``_tb(cpu, env, rem, mm)``: ``rem`` is the budget left, ``mm`` the vCPU's
+softmmu lists and slow paths.  It returns ``(exit, executed, member)``: the exit the
+interpreter would have returned (``goto_tb`` slot, ``EXIT_NOCHAIN`` or ``EXIT_BUDGET``),
+the instructions run, and which TB of the unit it left from.
+
+* Globals live in locals (``g<slot>``): loaded at entry if read before written, written
+  back where Python outside the unit may read ``env`` (exits, calls, slow paths, slice
+  ends), reloaded after a call that may have written ``env``.
+* The softmmu fast path is inline and mirrors ``SoftMMU.load``/``store`` exactly (index,
+  tag compare with the memop's ``adj``/``cmpmask``, struct access on the host
+  memoryview); the slow path calls ``load_slow``/``store_slow``.
+* Control flow inside a TB: forward branches become nested ``if`` blocks; anything else
+  (backward or crossing branches) runs as a block-dispatch loop, slower and always right.
+* A transition (a ``goto_tb`` to a TB of the unit, the TB itself included) is a
+  ``continue`` of a ``while`` loop, taken only where ``core.exec.cpu_exec`` would have
+  chained the same two TBs: budget left, no queued work, no stop request, the vCPU
+  running, the target valid and the current chain target, the TB flags equal (see
+  :mod:`.flags`).  Otherwise the unit returns and the dispatcher decides, as always.
+* Guest exceptions leave with ``executed`` and the instruction's pc attached (``ip``
+  indexes a table of the raising sites) for the backend to finish as the interpreter.
+
+Only names made up here or in :mod:`.steps` and decimal numbers reach the source.
+"""
+
+from __future__ import annotations
+
+from core.backend import EXIT_BUDGET, EXIT_NOCHAIN
+from core.softmmu import PAGE_BITS, TLB_SIZE
+
+from .analysis import Block, Flow, Member, Unit, Variant
+from .lower import cond_expr
+from .steps import Kind, Step
+
+
+class Unstructured(Exception):
+    """A TB's branches do not nest: it needs the block-dispatch form."""
+
+
+class FunctionWriter:
+    """Writes the source of one variant of one unit."""
+
+    def __init__(self, unit: Unit, flow: Flow, variant: Variant, *, flags_mode: str,
+                 member_flags: list[str], rewrites_flags: list[bool],
+                 flag_slots: tuple[int, ...] = ()):
+        self.unit = unit
+        self.flow = flow
+        self.variant = variant
+        self.flags_mode = flags_mode  # "fixed", "witness" or "call" (see flags.FlagsGuard)
+        self.member_flags = member_flags  # source atom of each member's tb.flags
+        self.rewrites_flags = rewrites_flags  # member stores to a slot tb_flags reads
+        self.flag_slots = flag_slots  # the slots the flags snapshot holds (witness mode)
+        self.loop = bool(variant.edges)
+        self.multi = len(unit.members) > 1
+        self.track_w = self.loop and flags_mode == "witness"  # the flags snapshot is used
+        self.inner: int | None = None  # the member whose own loop is being written
+        self.block_dispatch = False
+        self.lines: list[str] = []
+        self.sites: list[tuple[int, int]] = []  # (insn pc, count) per raising site
+        self._site_index: dict[tuple[int, int], int] = {}
+        self.member_of: dict[int, int] = {}
+        for mi, m in enumerate(unit.members):
+            for st in m.steps:
+                self.member_of[st.uid] = mi
+        self.self_looping = {j for uid, j in variant.edges.items() if self.member_of[uid] == j}
+        self.uses_mmu = any(st.kind in (Kind.QLD, Kind.QST) for m in unit.members
+                            for st in m.steps)
+
+    # ---------------------------------------------------------------- the function
+
+    def source(self) -> str:
+        if self.multi:
+            body = self._member_dispatch()
+        else:
+            try:
+                body = self._single()
+            except Unstructured:
+                self.block_dispatch = True
+                body = self._block_dispatch()
+        dynamic = self.flow.counts is None
+        # a unit of several TBs may be entered at any of them (``_b``): what any entry
+        # reads before writing is loaded (or zeroed) whichever it is
+        entry_live = frozenset().union(*self.flow.entry_live.values()) if self.multi \
+            else self.flow.entry_live[0]
+        head = ["def _tb(cpu, env, rem, mm, _b=0):" if self.multi
+                else "def _tb(cpu, env, rem, mm):"]
+        if self.uses_mmu or self.track_w:
+            head.append("    _ar, _aw, _hs, _ad, _ls, _ss, _sn = mm")
+        for name in sorted(entry_live, key=_var_order):
+            head.append(f"    {name} = env[{name[1:]}]" if name[0] == "g" else f"    {name} = 0")
+        head.append("    ip = 0")
+        if dynamic:  # the count and the instruction's pc depend on the path: track both
+            head.append("    n = 0")
+            head.append(f"    ipc = {self.unit.members[0].tb.pc}" if not self.multi else
+                        "    ipc = _PC0[_b]")
+        if self.loop:  # left: the budget not used by the TBs run before this one
+            head += ["    left = rem", "    it = 0"]
+            if self.variant.lookup_var:
+                head.append("    lk = 0")
+        if self.loop:
+            head.append("    w = 0")
+        head.append("    try:")
+        # every exit breaks out of the loop to here: one writeback, one return
+        self.lines = []
+        self._writeback(self.flow.exit_writeback, 2)
+        if self.variant.checked:
+            self._line(f"if _xs == {EXIT_BUDGET}:", 2)
+            self._line("_sp(cpu, _xp)", 3)
+        self._stats_flush(2)
+        self._line("return (_xs, _xn, _xm)", 2)
+        shared_exit = self.lines
+        counted = "n" if dynamic else "_CNT[ip]"
+        tail = ["    except _GE as _e:",
+                f"        _e.executed = {'rem - left + ' if self.loop else ''}{counted}",
+                f"        _e.pyjit_pc = {'ipc' if dynamic else '_IPC[ip]'}"]
+        if self.loop:
+            self.lines = []
+            self._stats_flush(2)
+            tail += self.lines
+        tail.append("        raise")
+        return "\n".join(head + body + shared_exit + tail) + "\n"
+
+    def tables(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """(_IPC, _CNT): insn pc and instruction count of each raising site ``ip``."""
+        sites = self.sites or [(self.unit.members[0].tb.pc, 0)]
+        return tuple(p for p, _ in sites), tuple(c for _, c in sites)
+
+    def _reset(self) -> None:
+        self.lines = []
+        self.sites, self._site_index = [], {}
+
+    def _single(self) -> list[str]:
+        self._reset()
+        self._line("while True:", 2)
+        self._member_body(self.unit.members[0], 3)
+        return self.lines
+
+    def _member_dispatch(self) -> list[str]:
+        """Several TBs: ``while True`` over ``if _b == <member>`` arms, each structured."""
+        self._reset()
+        self._line("while True:", 2)
+        for mi, m in enumerate(self.unit.members):
+            self._line(f"{'if' if mi == 0 else 'elif'} _b == {mi}:", 3)
+            if mi in self.self_looping:  # its jumps to itself skip the dispatch
+                self._line("while True:", 4)
+                self.inner = mi
+                self._member_body(m, 5)
+                self.inner = None
+                self._line("if _b < 0:", 4)
+                self._line("break", 5)
+            else:
+                self._member_body(m, 4)
+        return self.lines
+
+    def _member_body(self, m: Member, depth: int) -> None:
+        by_index = {b.index: b for b in m.blocks}
+        reach = set(m.reachable)
+        if by_index[m.reachable[-1]].falls_off:
+            raise Unstructured  # the dispatch form raises at run time, as the interpreter
+        self._region(by_index, reach, m.entry, m.entry + len(m.blocks), depth)
+
+    # ---------------------------------------------------------------- structure
+
+    def _region(self, by_index: dict[int, Block], reach: set[int], start: int, end: int,
+                depth: int) -> None:
+        """Emit blocks [start, end) at ``depth``; control leaves only to ``end`` or out."""
+        bi = start
+        while bi < end:
+            b = by_index[bi]
+            if bi not in reach:
+                bi += 1
+                continue
+            t = b.term
+            for st in b.steps[:-1] if t is not None else b.steps:
+                self._step(st, depth)
+            if t is None or t.kind in (Kind.GOTO, Kind.EXIT):
+                if t is not None:
+                    self._step(t, depth)
+                bi += 1
+                continue
+            target = b.succs[0]
+            if t.kind is Kind.BR:
+                if target == bi + 1:
+                    bi += 1
+                    continue
+                if target == end and not any(x in reach for x in range(bi + 1, end)):
+                    return
+                raise Unstructured
+            # BRCOND: the fall-through path is the region [bi + 1, target)
+            if target <= bi or target > end:
+                raise Unstructured
+            last = by_index[target - 1] if target - 1 > bi else None
+            else_end = None
+            if (last is not None and last.term is not None and last.term.kind is Kind.BR
+                    and last.succs[0] > target and target - 1 in reach):
+                else_end = last.succs[0]
+            for inner in range(bi + 1, target):
+                if inner not in reach:
+                    continue
+                for s in by_index[inner].succs:
+                    if s <= bi or s > target:
+                        if not (inner == target - 1 and s == else_end):
+                            raise Unstructured
+                    elif s == target and else_end is not None:
+                        raise Unstructured  # would skip into the else part
+            if else_end is not None and else_end > end:
+                raise Unstructured
+            cond = self._branch_cond(t, depth)
+            self._line(f"if not ({cond}):", depth)
+            mark = len(self.lines)
+            if else_end is None:
+                self._region(by_index, reach, bi + 1, target, depth + 1)
+            else:
+                self._region(by_index, reach, bi + 1, target - 1, depth + 1)
+                for st in last.steps[:-1]:
+                    self._step(st, depth + 1)
+            if len(self.lines) == mark:
+                self._line("pass", depth + 1)
+            if else_end is not None:
+                self._line("else:", depth)
+                mark = len(self.lines)
+                self._region(by_index, reach, target, else_end, depth + 1)
+                if len(self.lines) == mark:
+                    self._line("pass", depth + 1)
+                bi = else_end
+            else:
+                bi = target
+
+    def _block_dispatch(self) -> list[str]:
+        """Any control flow in one TB: ``while True`` over ``if _b == <block>`` arms."""
+        self._reset()
+        m = self.unit.members[0]
+        by_index = {b.index: b for b in m.blocks}
+        self._line(f"_b = {m.entry}", 2)
+        self._line("while True:", 2)
+        for k, bi in enumerate(m.reachable):
+            b = by_index[bi]
+            self._line(f"{'if' if k == 0 else 'elif'} _b == {bi}:", 3)
+            t = b.term
+            for st in b.steps[:-1] if t is not None else b.steps:
+                self._step(st, 4)
+            if t is None:
+                if b.falls_off:
+                    self._line("raise _FALLOFF", 4)
+                else:
+                    self._goto_block(b.succs[0], 4)
+            elif t.kind is Kind.BR:
+                self._goto_block(b.succs[0], 4)
+            elif t.kind is Kind.BRCOND:
+                cond = self._branch_cond(t, 4)
+                self._line(f"if {cond}:", 4)
+                self._goto_block(b.succs[0], 5)
+                if len(b.succs) > 1:
+                    self._goto_block(b.succs[1], 4)
+                else:
+                    self._line("raise _FALLOFF", 4)
+            else:
+                self._step(t, 4)
+        return self.lines
+
+    def _goto_block(self, bi: int, depth: int) -> None:
+        self._line(f"_b = {bi}", depth)
+        self._line("continue", depth)
+
+    # ---------------------------------------------------------------- ops
+
+    def _line(self, text: str, depth: int) -> None:
+        self.lines.append("    " * depth + text)
+
+    def _site(self, st: Step, depth: int) -> None:
+        """Mark a place that may raise: ``ip`` finds the insn pc and count."""
+        if self.flow.counts is None:  # both tracked at run time (n, ipc)
+            key = (0, 0)
+        else:
+            key = (self.flow.insn_pcs[st.uid], self.flow.counts[st.uid])
+        idx = self._site_index.get(key)
+        if idx is None:
+            idx = self._site_index[key] = len(self.sites)
+            self.sites.append(key)
+        self._line(f"ip = {idx}", depth)
+
+    def _lost_witness(self, depth: int) -> None:
+        if self.loop:
+            self._line("w = 0", depth)
+
+    def _writeback(self, names, depth: int) -> None:
+        for name in sorted(names, key=_var_order):
+            self._line(f"env[{name[1:]}] = {name}", depth)
+
+    def _reload(self, st: Step, depth: int) -> None:
+        keep = self.flow.live_after[st.uid] - frozenset(st.defs)
+        for name in sorted(keep, key=_var_order):
+            if name[0] == "g":
+                self._line(f"{name} = env[{name[1:]}]", depth)
+
+    def _count(self, st: Step) -> str:
+        counts = self.flow.counts
+        here = "n" if counts is None else str(counts[st.uid])
+        return f"rem - left + {here}" if self.loop else here
+
+    def _step(self, st: Step, depth: int) -> None:
+        k = st.kind
+        if st.uid in self.flow.dead or k in (Kind.LABEL, Kind.NOP, Kind.BR):
+            return
+        if k is Kind.INSN:
+            if self.variant.checked:
+                self._line("if n == rem:", depth)
+                self._exit(EXIT_BUDGET, "n", self.member_of[st.uid], depth + 1, pc=st.value)
+            if self.flow.counts is None:
+                self._line("n += 1", depth)
+                self._line(f"ipc = {st.value}", depth)
+        elif k is Kind.NATIVE:
+            for text in st.lines:
+                self._line(text, depth)
+        elif k is Kind.CALL:
+            self._call(st, depth)
+        elif k is Kind.QLD:
+            self._load(st, depth)
+        elif k is Kind.QST:
+            self._store(st, depth)
+        elif k is Kind.EXIT:
+            if self.variant.lookup_var and self.flags_mode != "call":
+                self._lookup_exit(st, depth)
+            else:
+                self._leave(st, EXIT_NOCHAIN, depth)
+        elif k is Kind.GOTO:
+            if st.uid in self.variant.edges:
+                self._transition(st, depth)
+            else:
+                self._leave(st, st.value, depth)
+
+    def _leave(self, st: Step, exit_value: int, depth: int) -> None:
+        self._exit(exit_value, self._count(st), self.member_of[st.uid], depth)
+
+    def _exit(self, exit_value: int, count: str, member: int, depth: int,
+              pc: int | None = None) -> None:
+        """Leave through the shared exit after the loop."""
+        self._line(f"_xs = {exit_value}", depth)
+        self._line(f"_xn = {count}", depth)
+        self._line(f"_xm = {member}", depth)
+        if pc is not None:
+            self._line(f"_xp = {pc}", depth)
+        if self.inner is not None:
+            self._line("_b = -1", depth)  # then out of the dispatch loop too
+        self._line("break", depth)
+
+    def _call(self, st: Step, depth: int) -> None:
+        self._site(st, depth)
+        if st.writeback:
+            self._writeback(self.flow.dirty[st.uid], depth)
+        call = f"{st.func}({', '.join(st.args)})"
+        if st.writeback:
+            self._lost_witness(depth)
+        if not st.defs:
+            self._line(call, depth)
+            if st.clobbers:
+                self._reload(st, depth)
+            return
+        targets = ", ".join(st.defs)
+        if not st.clobbers:
+            self._line(f"{targets} = {call}", depth)
+            return
+        self._line(f"_v = {call}", depth)
+        self._reload(st, depth)
+        self._line(f"{targets} = _v", depth)
+
+    def _branch_cond(self, st: Step, depth: int) -> str:
+        if st.cond is not None:
+            return cond_expr(st.cond, st.ins[0], st.ins[1], st.bits)
+        self._site(st, depth)
+        if st.writeback:
+            self._writeback(self.flow.dirty[st.uid], depth)
+            self._lost_witness(depth)
+        self._line(f"_v = {st.func}({', '.join(st.args)})", depth)
+        if st.clobbers:
+            self._reload(st, depth)
+        return "_v"
+
+    @staticmethod
+    def _tag(addr: str, adj: int, cmpmask: int) -> str:
+        if addr[0].isdigit():
+            return str((int(addr) + adj) & cmpmask)
+        return f"{addr} & {cmpmask}" if adj == 0 else f"({addr} + {adj}) & {cmpmask}"
+
+    @staticmethod
+    def _index(addr: str) -> str:
+        """The TLB index of ``addr`` (as SoftMMU: page number modulo the TLB size)."""
+        if addr[0].isdigit():
+            return str((int(addr) >> PAGE_BITS) & (TLB_SIZE - 1))
+        return f"({addr} >> {PAGE_BITS}) & {TLB_SIZE - 1}"
+
+    def _load(self, st: Step, depth: int) -> None:
+        (addr,) = st.ins
+        (dest,) = st.defs
+        size, fn, adj, cmpmask = st.mem
+        fix = st.signed_fix
+        self._line(f"_i = {self._index(addr)}", depth)
+        self._line(f"if _ar[_i] == {self._tag(addr, adj, cmpmask)}:", depth)
+        off = f"{addr} + _ad[_i]"
+        if size == 1 and st.value & 4:
+            fast = f"(((_hs[_i][{off}] ^ 128) - 128){fix})"
+        elif size == 1:
+            fast = f"_hs[_i][{off}]"
+        else:
+            fast = f"{fn}(_hs[_i], {off})[0]{fix}"
+        self._line(f"{dest} = {fast}", depth + 1)
+        self._line("else:", depth)
+        self._site(st, depth + 1)
+        self._writeback(self.flow.dirty[st.uid], depth + 1)
+        self._lost_witness(depth + 1)
+        self._line(f"_v = _ls({addr}, {st.value})", depth + 1)
+        self._reload(st, depth + 1)
+        self._line(f"{dest} = _v{fix}", depth + 1)
+
+    def _store(self, st: Step, depth: int) -> None:
+        value, addr = st.ins
+        size, fn, adj, cmpmask = st.mem
+        self._line(f"_i = {self._index(addr)}", depth)
+        self._line(f"if _aw[_i] == {self._tag(addr, adj, cmpmask)}:", depth)
+        off = f"{addr} + _ad[_i]"
+        vmask = (1 << (8 * size)) - 1
+        if value[0].isdigit():
+            v = str(int(value) & vmask)
+        else:
+            v = value if 8 * size >= st.bits else f"{value} & {vmask}"
+        if size == 1:
+            self._line(f"_hs[_i][{off}] = {v}", depth + 1)
+        else:
+            self._line(f"{fn}(_hs[_i], {off}, {v})", depth + 1)
+        self._line("else:", depth)
+        self._site(st, depth + 1)
+        self._writeback(self.flow.dirty[st.uid], depth + 1)
+        self._lost_witness(depth + 1)
+        self._line(f"_ss({addr}, {value}, {st.value})", depth + 1)
+        self._reload(st, depth + 1)
+
+    def _stats_flush(self, depth: int) -> None:
+        """Count the TBs entered inside the unit as cpu_exec would have: chained ones
+        (``it``) are chain hits, ones found after exit_tb (``lk``) are not."""
+        if self.loop:
+            lookups = " + lk" if self.variant.lookup_var else ""
+            self._line(f"if it{' or lk' if lookups else ''}:", depth)
+            self._line("_st = cpu.stats", depth + 1)
+            self._line(f"_st.tbs_executed += it{lookups}", depth + 1)
+            self._line("_st.tb_chain_hits += it", depth + 1)
+
+    def _state_checks(self, src: int, want: str) -> tuple[list[str], list[str]]:
+        """(checks ``w`` stands for, flag checks needed anyway) before entering a TB
+        whose flags must be ``want``, coming from member ``src``."""
+        state = ["not cpu.work", "not _m.stop_requested", "cpu.run_state is _RUN"]
+        flags = []
+        if self.flags_mode == "call":
+            flags.append(f"_fl(cpu) == {want}")
+        elif self.flags_mode == "witness":
+            # the snapshot: the flags tb_flags gave with the slots it read then; equal
+            # slots now mean the same flags.  Else ask again (which renews the snapshot).
+            snap = " and ".join([f"_sn[0] == {want}"] + [f"env[{s}] == _sn[{k + 1}]"
+                                                          for k, s in enumerate(self.flag_slots)])
+            probe = f"(({snap}) or _chk(cpu, {want}, _sn))"
+            # under w the flags are those of the TB running: the target's too if equal
+            # and the TB itself stores to no slot tb_flags reads
+            if self.rewrites_flags[src] or want != self.member_flags[src]:
+                flags.append(probe)
+            else:
+                state.append(probe)
+        return state, flags
+
+    def _continue_in(self, target: str, depth: int) -> None:
+        """Go on in member ``target`` (a number, or a variable holding one)."""
+        if self.inner is not None and target == str(self.inner):
+            self._line("continue", depth)  # the member's own loop
+        elif self.inner is not None:
+            self._line(f"_b = {target}", depth)
+            self._line("break", depth)  # out of the member's loop, to the dispatch
+        elif self.multi:
+            self._line(f"_b = {target}", depth)
+            self._line("continue", depth)
+        elif self.block_dispatch:
+            self._line(f"_b = {self.unit.members[0].entry}", depth)
+            self._line("continue", depth)
+        else:
+            self._line("continue", depth)
+
+    def _lookup_exit(self, st: Step, depth: int) -> None:
+        """exit_tb: the dispatcher would look the pc up in the TB cache; if it finds a TB
+        of this unit, go on there (counted in ``lk``: no chain hit)."""
+        src = self.member_of[st.uid]
+        if self.flow.counts is None:
+            self._line("left -= n", depth)
+            self._line("n = 0", depth)
+        else:
+            self._line(f"left -= {self.flow.counts[st.uid]}", depth)
+        want = self.member_flags[src]
+        self._line(f"_k = _MI.get(_C.get(({self.variant.lookup_var}, {want})))", depth)
+        state, flags = self._state_checks(src, want)
+        checks = ["_k is not None", "left >= _MX[_k]", f"(w or ({' and '.join(state)}))"]
+        self._line(f"if {' and '.join(checks + flags)}:", depth)
+        self._line("lk += 1", depth + 1)
+        self._line("w = 1", depth + 1)
+        if self.flow.counts is None:
+            self._line("ipc = _PC0[_k]", depth + 1)
+        zero = sorted({x for live in self.flow.entry_live.values() for x in live if x[0] == "t"},
+                      key=_var_order)
+        for name in zero:
+            self._line(f"{name} = 0", depth + 1)
+        self._continue_in("_k", depth + 1)
+        self._exit(EXIT_NOCHAIN, "rem - left", src, depth)
+
+    def _transition(self, st: Step, depth: int) -> None:
+        """Jump to the unit's TB ``j`` where the dispatcher would chain to it, else leave.
+
+        ``w`` says no Python ran outside the unit since the last full check (queued work,
+        stop request, run state, flags): nothing else can change those.  The chain itself
+        is checked every time: ``_J[slot] is _T`` also says the target is valid, since
+        invalidating a TB unchains it (``Translator._invalidate``).
+        """
+        src = self.member_of[st.uid]
+        j = self.variant.edges[st.uid]
+        dirty = self.flow.dirty[st.uid]
+        slot = st.value
+        if self.flags_mode == "call":  # tb_flags may read any slot: env must be current
+            self._writeback(dirty, depth)
+        if self.flow.counts is None:
+            self._line("left -= n", depth)
+            self._line("n = 0", depth)
+        else:
+            self._line(f"left -= {self.flow.counts[st.uid]}", depth)
+        # the target runs whole here, or the dispatcher runs it (checked) as the slice ends
+        checks = [f"left >= {self.unit.members[j].max_insns}", f"_J{src}[{slot}] is _T{j}"]
+        state, flags = self._state_checks(src, self.member_flags[j])
+        checks.append(f"(w or ({' and '.join(state)}))")
+        self._line(f"if {' and '.join(checks + flags)}:", depth)
+        self._line("it += 1", depth + 1)
+        self._line("w = 1", depth + 1)
+        if self.flow.counts is None:
+            self._line(f"ipc = {self.unit.members[j].tb.pc}", depth + 1)
+        for name in sorted(self.flow.entry_live[j], key=_var_order):
+            if name[0] == "t":
+                self._line(f"{name} = 0", depth + 1)
+        self._continue_in(str(j), depth + 1)
+        self._exit(slot, "rem - left", src, depth)
+
+
+def _var_order(name: str) -> tuple:
+    return (name[0],) + tuple(int(x) for x in name[1:].split("_"))
