@@ -9,6 +9,8 @@ indices, so execution is one loop over a list of tuples.
 
 from __future__ import annotations
 
+from typing import Callable
+
 from core.backend import EXIT_BUDGET, EXIT_NOCHAIN, Backend
 from core.cpu import GuestException
 from core.hookspecs import hookimpl
@@ -28,94 +30,108 @@ def _where(t: Temp) -> tuple[int, int]:
     return (W_FRAME, t.index)
 
 
+def prepare(tb: TranslationBlock) -> list[tuple]:
+    """The TB's ops as tuples, labels resolved to op indices (the compiled form)."""
+    label_at: dict[int, int] = {}
+    for i, op in enumerate(tb.ops):
+        if op.name == "set_label":
+            label_at[op.args[0].id] = i
+    return [_op(op, label_at) for op in tb.ops]
+
+
+def _op(op: Op, label_at: dict[int, int]) -> tuple:
+    outs, ins, consts = op.split()
+    name = op.name
+    if name == "insn_start":
+        return (K_INSN, None, (), (), consts, 0)
+    if name == "set_label":
+        return (K_LABEL, None, (), (), (), 0)
+    if name == "br":
+        return (K_BR, None, (), (), (), label_at[consts[0].id])
+    if name == "goto_tb":
+        return (K_GOTO_TB, None, (), (), (), consts[0])
+    if name == "exit_tb":
+        return (K_EXIT_TB, None, (), (), (), consts[0])
+    ins_w = tuple(_where(t) for t in ins)
+    if op.opdef.flags & op.opdef.flags.COND_BRANCH:
+        label: Label = consts[-1]
+        return (K_BRCOND, op.opdef.impl, (), ins_w, consts, label_at[label.id])
+    return (K_OP, op.opdef.impl, tuple(_where(t) for t in outs), ins_w, consts, len(outs))
+
+
+def run(code: list[tuple], cpu, tb: TranslationBlock, budget: int,
+        set_pc: Callable[[object, int], None]) -> tuple[int, int]:
+    """Run ``code`` (from :func:`prepare`) for at most ``budget`` instructions; returns
+    ``(exit, executed)``.  A guest exception leaves with ``executed`` and ``insn_pc`` (the
+    pc of the instruction that raised it) set; the caller finishes it.  pyjit's first
+    tier runs TBs through this loop too."""
+    env = cpu.env
+    frame = [0] * tb.n_locals
+    executed = 0
+    insn_pc = tb.pc
+    i = 0
+    try:
+        while True:
+            kind, impl, outs, ins, consts, extra = code[i]
+            i += 1
+            if kind == K_OP:
+                args = [v if w == W_CONST else (env[v] if w == W_ENV else frame[v])
+                        for w, v in ins]
+                result = impl(cpu, *args, *consts)
+                if extra == 1:
+                    w, v = outs[0]
+                    if w == W_ENV:
+                        env[v] = result
+                    else:
+                        frame[v] = result
+                elif extra:
+                    for (w, v), r in zip(outs, result):
+                        if w == W_ENV:
+                            env[v] = r
+                        else:
+                            frame[v] = r
+            elif kind == K_INSN:
+                if executed == budget:
+                    set_pc(cpu, consts[0])
+                    return EXIT_BUDGET, executed
+                executed += 1
+                insn_pc = consts[0]
+            elif kind == K_BRCOND:
+                args = [v if w == W_CONST else (env[v] if w == W_ENV else frame[v])
+                        for w, v in ins]
+                if impl(cpu, *args, *consts):
+                    i = extra
+            elif kind == K_BR:
+                i = extra
+            elif kind == K_GOTO_TB:
+                return extra, executed
+            elif kind == K_EXIT_TB:
+                return EXIT_NOCHAIN, executed
+    except GuestException as exc:
+        exc.executed = executed
+        exc.insn_pc = insn_pc
+        raise
+
+
 class InterpBackend(Backend):
     """IR interpreter: the reference every other backend is compared with."""
 
     name = "interp"
 
     def compile(self, tb: TranslationBlock) -> None:
-        label_at: dict[int, int] = {}
-        for i, op in enumerate(tb.ops):
-            if op.name == "set_label":
-                label_at[op.args[0].id] = i
-        code = []
-        for op in tb.ops:
-            code.append(self._compile_op(op, label_at))
-        tb.compiled = code
-
-    @staticmethod
-    def _compile_op(op: Op, label_at: dict[int, int]) -> tuple:
-        outs, ins, consts = op.split()
-        name = op.name
-        if name == "insn_start":
-            return (K_INSN, None, (), (), consts, 0)
-        if name == "set_label":
-            return (K_LABEL, None, (), (), (), 0)
-        if name == "br":
-            return (K_BR, None, (), (), (), label_at[consts[0].id])
-        if name == "goto_tb":
-            return (K_GOTO_TB, None, (), (), (), consts[0])
-        if name == "exit_tb":
-            return (K_EXIT_TB, None, (), (), (), consts[0])
-        impl = op.opdef.impl
-        ins_w = tuple(_where(t) for t in ins)
-        outs_w = tuple(_where(t) for t in outs)
-        if op.opdef.flags & op.opdef.flags.COND_BRANCH:
-            label: Label = consts[-1]
-            return (K_BRCOND, impl, (), ins_w, consts, label_at[label.id])
-        return (K_OP, impl, outs_w, ins_w, consts, len(outs))
+        tb.compiled = prepare(tb)
 
     def execute(self, cpu, tb: TranslationBlock, budget: int) -> tuple[TranslationBlock, int, int]:
-        code = tb.compiled
-        env = cpu.env
-        frame = [0] * tb.n_locals
-        executed = 0
-        insn_pc = tb.pc
-        i = 0
+        fe = self.machine.frontend
         try:
-            while True:
-                kind, impl, outs, ins, consts, extra = code[i]
-                i += 1
-                if kind == K_OP:
-                    args = [v if w == W_CONST else (env[v] if w == W_ENV else frame[v])
-                            for w, v in ins]
-                    result = impl(cpu, *args, *consts)
-                    if extra == 1:
-                        w, v = outs[0]
-                        if w == W_ENV:
-                            env[v] = result
-                        else:
-                            frame[v] = result
-                    elif extra:
-                        for (w, v), r in zip(outs, result):
-                            if w == W_ENV:
-                                env[v] = r
-                            else:
-                                frame[v] = r
-                elif kind == K_INSN:
-                    if executed == budget:
-                        self.machine.frontend.set_pc(cpu, consts[0])
-                        return tb, EXIT_BUDGET, executed
-                    executed += 1
-                    insn_pc = consts[0]
-                elif kind == K_BRCOND:
-                    args = [v if w == W_CONST else (env[v] if w == W_ENV else frame[v])
-                            for w, v in ins]
-                    if impl(cpu, *args, *consts):
-                        i = extra
-                elif kind == K_BR:
-                    i = extra
-                elif kind == K_GOTO_TB:
-                    return tb, extra, executed
-                elif kind == K_EXIT_TB:
-                    return tb, EXIT_NOCHAIN, executed
+            exit_slot, executed = run(tb.compiled, cpu, tb, budget, fe.set_pc)
         except GuestException as exc:
-            exc.executed = executed
             if exc.pc is None:
-                exc.pc = insn_pc
+                exc.pc = exc.insn_pc
             if exc.restore:
-                self.machine.frontend.restore_state_to_opc(cpu, insn_pc)
+                fe.restore_state_to_opc(cpu, exc.insn_pc)
             raise
+        return tb, exit_slot, executed
 
     def describe(self, tb: TranslationBlock) -> str:
         return f"interp: {len(tb.compiled or ())} ops, {tb.n_locals} locals"

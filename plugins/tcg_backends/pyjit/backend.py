@@ -155,7 +155,7 @@ class PyJitBackend(Backend):
                 return code.checked(cpu, cpu.env, rem, mm)
         if code.tier0 is None:
             code.tier0 = tier0.prepare(tb)
-        return tier0.run(code.tier0, cpu, tb, rem, tb.n_locals, self._frontend.set_pc)
+        return tier0.run(code.tier0, cpu, tb, rem, self._frontend.set_pc)
 
     def _edges(self, unit: Unit) -> dict[int, int]:
         if not self._pc_direct:  # the pc is not simply env[pc_slot]: no static exit pcs
