@@ -17,6 +17,7 @@ from .config import Config, plugin_options
 from .cpu import CPURunState, CPUState
 from .errors import ConfigError, did_you_mean
 from .exec import cpu_exec
+from .frontend import Frontend
 from .memory_policy import NoOptions
 from .plugins import PluginManager
 from .scheduler import Scheduler
@@ -26,7 +27,14 @@ from .translator import Translator
 if TYPE_CHECKING:
     from .loader import LoadedImage
 
-RAM_BASE = 0x4000_0000  # QEMU arm virt: the default of Frontend.ram_base
+RAM_BASE = Frontend.ram_base  # QEMU arm virt, the default board (tests and tools import it)
+
+
+def guest_elf(frontend_cls: type) -> tuple[str, int]:
+    """The ELF ``(e_machine, class)`` a frontend class runs (the Frontend defaults for a
+    frontend that does not subclass it)."""
+    return (getattr(frontend_cls, "elf_machine", Frontend.elf_machine),
+            getattr(frontend_cls, "elf_class", Frontend.elf_class))
 
 
 @define
@@ -55,9 +63,9 @@ class Machine:
         self._check_option_tables()
 
         # the guest's board, as its frontend declares it: where RAM is, which ELF it runs
-        self.memory = SystemMemory(getattr(fe_cls, "elf_machine", "EM_ARM"),
-                                   getattr(fe_cls, "elf_class", 32))
-        self.ram = self.memory.add_ram("ram", getattr(fe_cls, "ram_base", RAM_BASE),
+        elf_machine, elf_class = guest_elf(fe_cls)
+        self.memory = SystemMemory(elf_machine, elf_class)
+        self.ram = self.memory.add_ram("ram", getattr(fe_cls, "ram_base", Frontend.ram_base),
                                        config.machine.ram_size)
         self.platform: Any = None  # set by a platform plugin/frontend (PSCI, semihosting)
         self.stop_requested = False
@@ -114,8 +122,7 @@ class Machine:
             if identity is None or identity[0] == self.memory.elf_machine:
                 raise
             able = [name for name, cls, _p in self.registry.frontends
-                    if (getattr(cls, "elf_machine", "EM_ARM"),
-                        getattr(cls, "elf_class", 32)) == identity]
+                    if guest_elf(cls) == identity]
             hint = (f" (frontend {' or '.join(repr(n) for n in able)} runs it: "
                     f"set [machine] frontend)") if able else \
                 " (no registered frontend runs it; a plugin may not be installed)"
