@@ -135,7 +135,8 @@ class ScheduleConfig:
     """``[schedule]``: how the deterministic scheduler interleaves the vCPUs."""
 
     policy: str = option("round-robin", choices=KNOWN_SCHEDULES, doc="how the next vCPU is chosen")
-    slice: int = option(64, min=1, doc="guest instructions per slice (1 = switch every insn)")
+    slice: int = option(0, min=0, doc="guest instructions per slice (1 = switch every insn); "
+                                      "0: 64, or unsliced when the machine has one vCPU")
     seed: int = option(0, min=0, doc="seed for the random and pct policies")
     max_insns: int = option(0, min=0, doc="total guest instructions to run; 0 = unbounded")
     pct_depth: int = option(3, min=1, doc="PCT bug depth d (d-1 priority change points)")

@@ -26,6 +26,22 @@ from typing import Sequence
 from .config import ScheduleConfig
 
 PCT_DEFAULT_HORIZON = 10_000  # slices, when max_insns gives no bound
+DEFAULT_SLICE = 64  # guest instructions, when ``slice`` is 0 and there are several vCPUs
+UNSLICED = 1 << 40  # a lone vCPU's slice when ``slice`` is 0: it runs until it stops
+
+
+def slice_for(config: ScheduleConfig, n_cpus: int) -> int:
+    """The slice length: ``slice`` when set, else 64 between several vCPUs and no slicing
+    for one.
+
+    A lone vCPU has nobody to be switched with, so its slices end only to start again:
+    pure overhead, and a backend's run stopped mid-TB at every end.  QEMU likewise starts
+    its round-robin kick timer only when there is more than one vCPU.  A slice set
+    explicitly is honoured even for one vCPU (tests use that to end slices inside TBs).
+    """
+    if config.slice:
+        return config.slice
+    return DEFAULT_SLICE if n_cpus > 1 else UNSLICED
 
 
 class Scheduler:
@@ -34,13 +50,14 @@ class Scheduler:
     def __init__(self, config: ScheduleConfig, n_cpus: int):
         self.config = config
         self.n_cpus = n_cpus
+        self.slice = slice_for(config, n_cpus)
         self.rng = random.Random(config.seed)
         self.step = 0
         self.last = -1
         self.policy = config.policy
         if self.policy == "pct":
             d = config.pct_depth
-            horizon = (config.max_insns // config.slice) if config.max_insns else PCT_DEFAULT_HORIZON
+            horizon = (config.max_insns // self.slice) if config.max_insns else PCT_DEFAULT_HORIZON
             self.horizon = max(horizon, d + 1)
             prios = list(range(d, d + n_cpus))
             self.rng.shuffle(prios)
@@ -50,9 +67,9 @@ class Scheduler:
 
     def slice_len(self) -> int:
         """Guest instructions the next slice may run: ``slice``, or 1..slice with jitter."""
-        if self.config.jitter and self.config.slice > 1:
-            return self.rng.randint(1, self.config.slice)
-        return self.config.slice
+        if self.config.jitter and 1 < self.slice < UNSLICED:
+            return self.rng.randint(1, self.slice)
+        return self.slice
 
     def pick(self, runnable: Sequence[int]) -> int:
         """Index of the vCPU to run next, from the non-empty sorted ``runnable``."""

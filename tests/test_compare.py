@@ -199,7 +199,7 @@ def test_unknown_baseline_and_bad_counts(capsys, no_runs):
         capsys, ["compare", "counter", "--baseline", "nope"])
     assert "--seeds 0: must be >= 1" in one_line_error(capsys, ["compare", "--seeds", "0"])
     assert "--jobs x: expected an integer" in one_line_error(capsys, ["compare", "--jobs", "x"])
-    assert "--slice 0:" in one_line_error(capsys, ["compare", "counter", "--slice", "0"])
+    assert "--slice -1:" in one_line_error(capsys, ["compare", "counter", "--slice", "-1"])
 
 
 def test_bad_plugin_option_is_reported_before_running(capsys, no_runs):

@@ -55,7 +55,7 @@ def test_defaults():
     assert config == Config()
     assert config.source == "<defaults>"
     assert config.machine == MachineConfig("arm", "interp", "exclusive-bitmap", 1, 128 * 1024 * 1024)
-    assert config.schedule == ScheduleConfig("round-robin", 64, 0, 0, 3)
+    assert config.schedule == ScheduleConfig("round-robin", 0, 0, 0, 3)
     assert config.plugins.disable == ()
     assert dict(config.plugins.options) == {}
     assert KNOWN_SCHEDULES == ("round-robin", "random", "pct")
@@ -210,7 +210,7 @@ def test_wrong_type(tmp_path, line, expected):
     [
         ("machine", "vcpus = 0", "[machine] vcpus = 0: must be from 1 to 64"),
         ("machine", "vcpus = 65", "[machine] vcpus = 65: must be from 1 to 64"),
-        ("schedule", "slice = 0", "[schedule] slice = 0: must be >= 1"),
+        ("schedule", "slice = -1", "[schedule] slice = -1: must be >= 0"),
         ("schedule", "seed = -1", "[schedule] seed = -1: must be >= 0"),
         ("schedule", "max_insns = -5", "[schedule] max_insns = -5: must be >= 0"),
         ("schedule", "pct_depth = 0", "[schedule] pct_depth = 0: must be >= 1"),

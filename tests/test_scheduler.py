@@ -6,7 +6,7 @@ import pytest
 
 from core.config import ScheduleConfig
 from core.cpu import CPURunState
-from core.scheduler import Scheduler
+from core.scheduler import DEFAULT_SLICE, UNSLICED, Scheduler, slice_for
 from tests.conftest import DATA, read32, toy_machine
 from tests.toyisa import li
 
@@ -61,6 +61,41 @@ def test_slice_counts_guest_instructions_exactly():
     result = m.run()
     assert result.reason == "max-insns"
     assert [c.stats.insns for c in m.cpus] == [5, 5]
+
+
+@pytest.mark.parametrize(("slice_", "vcpus", "expected"),
+                         [(0, 1, UNSLICED), (0, 2, DEFAULT_SLICE), (0, 4, DEFAULT_SLICE),
+                          (1, 1, 1), (5, 1, 5), (5, 4, 5)])
+def test_slice_0_is_64_between_several_vcpus_and_none_for_one(slice_, vcpus, expected):
+    assert slice_for(ScheduleConfig(slice=slice_), vcpus) == expected
+    assert Scheduler(ScheduleConfig(slice=slice_, jitter=True), vcpus).slice_len() <= expected
+
+
+def test_a_lone_vcpu_runs_in_one_slice_unless_a_slice_is_set():
+    """By default one vCPU runs its loop in a single slice (one cpu_exec), and the same
+    run sliced explicitly ends where it would have: the same instructions, state and
+    memory, only cut into more slices."""
+    prog = li(3, 0) + [("MOVI", 4, 0, 100), "top", ("ADDI", 3, 3, 1), ("ADDI", 4, 4, -1),
+                       ("BNZ", 4, "top"), ("HALT",)]
+    runs = {}
+    for slice_ in (0, 7):
+        m = toy_machine(prog, schedule={"slice": slice_})
+        calls = []
+        real = m.backend.execute
+
+        def counted(cpu, tb, budget, real=real, calls=calls):
+            calls.append(budget)
+            return real(cpu, tb, budget)
+
+        m.backend.execute = counted
+        result = m.run()
+        runs[slice_] = (result.reason, result.insns, list(m.cpus[0].env))
+        if slice_ == 0:
+            assert calls[0] == UNSLICED
+        else:
+            assert max(calls) <= 7
+    assert runs[0] == runs[7]
+    assert runs[0][1] > 300
 
 
 def test_max_insns_bounds_a_run():

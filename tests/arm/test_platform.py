@@ -509,7 +509,7 @@ def test_guest_args_are_everything_after_the_program():
     (["--vcpus", "four"], '--vcpus four: [machine] vcpus = "four": expected an integer'),
     (["--schedule", "rr"], '--schedule rr: [schedule] policy = "rr": must be one of '
                            "round-robin, random, pct"),
-    (["--slice", "0"], "--slice 0: [schedule] slice = 0: must be >= 1"),
+    (["--slice", "-1"], "--slice -1: [schedule] slice = -1: must be >= 0"),
 ])
 def test_bad_run_flags_are_one_line_errors_naming_the_flag(argv, message):
     with pytest.raises(ConfigError) as err:
