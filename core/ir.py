@@ -299,6 +299,10 @@ class OpFlag(enum.IntFlag):
     ENV = 0x100  # reads or writes the CPU state (ld/st): not foldable, not reorderable past st
 
 
+_IMPURE = (OpFlag.SIDE_EFFECTS | OpFlag.BB_END | OpFlag.CALL_CLOBBER | OpFlag.BB_EXIT
+           | OpFlag.MEMORY | OpFlag.ENV)
+
+
 @define(frozen=True, eq=False)
 class OpDef:
     """One op of the table: ``DEF(name, oargs, iargs, cargs, flags)`` plus its meaning.
@@ -319,16 +323,17 @@ class OpDef:
     types: tuple[TempType, ...]
     doc: str = ""
     provider: str = "core"
+    #: True if the result depends only on the inputs (safe to fold or drop); computed once
+    #: from ``flags`` (translators and backends ask it of every op, and IntFlag arithmetic
+    #: is slow)
+    pure: bool = field(init=False, default=False)
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "pure", not (self.flags & _IMPURE))
 
     @property
     def nargs(self) -> int:
         return self.outputs + self.inputs + self.consts
-
-    @property
-    def pure(self) -> bool:
-        """True if the result depends only on the inputs (safe to fold or drop)."""
-        return not (self.flags & (OpFlag.SIDE_EFFECTS | OpFlag.BB_END | OpFlag.CALL_CLOBBER
-                                  | OpFlag.BB_EXIT | OpFlag.MEMORY | OpFlag.ENV))
 
 
 # ---- reference semantics, one small function per op family --------------------------

@@ -21,6 +21,7 @@ frontend handles it.
 from __future__ import annotations
 
 import struct
+import sys
 from typing import TYPE_CHECKING, Callable
 
 from attrs import define, field
@@ -47,6 +48,9 @@ TLB_FLAGS = TLB_INVALID | TLB_NOTDIRTY | TLB_MMIO | TLB_EXCL
 TLB_BITS = 8
 TLB_SIZE = 1 << TLB_BITS
 TLB_EMPTY = -1  # matches no page tag
+# RAM is also viewed as arrays of 16- and 32-bit little-endian words, where the host's own
+# words are those (an item access is cheaper than a struct call for a generated fast path)
+WORD_VIEWS = sys.byteorder == "little" and struct.calcsize("H") == 2 and struct.calcsize("I") == 4
 
 # memop -> (size, struct for fast access, compare adjustment, compare mask)
 _STRUCT_CHARS = {(0, False): "B", (0, True): "b", (1, False): "H", (1, True): "h",
@@ -83,10 +87,15 @@ class RAMBlock:
     offset: int = 0  # ram_addr of the first byte (blocks laid end to end, as ram_addr_t)
     data: bytearray = field(init=False)
     mv: memoryview = field(init=False)
+    mv16: memoryview | None = field(init=False)  # the same bytes as 16-bit words (WORD_VIEWS)
+    mv32: memoryview | None = field(init=False)  # ... and as 32-bit words
 
     def __attrs_post_init__(self) -> None:
         self.data = bytearray(self.size)
         self.mv = memoryview(self.data)
+        words = WORD_VIEWS and self.size % 4 == 0 and self.base % 4 == 0
+        self.mv16 = self.mv.cast("H") if words else None
+        self.mv32 = self.mv.cast("I") if words else None
 
     def contains(self, addr: int) -> bool:
         return self.base <= addr < self.base + self.size
@@ -239,6 +248,9 @@ class SoftMMU:
         self.addr_code = [TLB_EMPTY] * TLB_SIZE
         self.host: list[memoryview | None] = [None] * TLB_SIZE
         self.addend = [0] * TLB_SIZE
+        # the entry's RAM as words: item (addr + addend) >> 1 or >> 2 of an aligned address
+        self.host16: list[memoryview | None] = [None] * TLB_SIZE
+        self.host32: list[memoryview | None] = [None] * TLB_SIZE
         self.stats = cpu.stats
         # asynchronous flushes requested of this vCPU, applied at its next TB boundary
         self.pending_flush_all = False
@@ -352,6 +364,8 @@ class SoftMMU:
             self.addr_write[idx] = page | write_flags
             self.addr_code[idx] = page
             self.host[idx] = block.mv
+            self.host16[idx] = block.mv16
+            self.host32[idx] = block.mv32
             self.addend[idx] = -block.base
             if self.on_change is not None:
                 self.on_change(idx)
@@ -359,7 +373,7 @@ class SoftMMU:
         if self.memory.find_mmio(page) is not None:
             self.addr_read[idx] = self.addr_write[idx] = page | TLB_MMIO
             self.addr_code[idx] = TLB_EMPTY
-            self.host[idx] = None
+            self.host[idx] = self.host16[idx] = self.host32[idx] = None
             self.addend[idx] = 0
             if self.on_change is not None:
                 self.on_change(idx)

@@ -290,7 +290,7 @@ KEYWORDS = {"def", "if", "elif", "else", "while", "try", "except", "raise", "ret
             "or", "not", "is", "continue", "break", "pass", "True", "False", "None", "as"}
 FIXED_NAMES = {"cpu", "env", "rem", "mm", "ip", "n", "ipc", "left", "it", "lk", "w", "_b",
                "_i", "_k", "_s", "_v", "_e", "_st", "_tb", "_xs", "_xn", "_xm", "_xp", "_ar",
-               "_aw", "_hs", "_ad", "_ls", "_ss", "_sn", "_C", "_CNT", "_IPC", "_MI", "_MX",
+               "_aw", "_hs", "_ad", "_ls", "_ss", "_sn", "_h2", "_h4", "_C", "_CNT", "_IPC", "_MI", "_MX",
                "_PC0", "_RUN", "_GE", "_FALLOFF", "_m", "_sp", "_chk", "_fl", "get", "executed",
                "pyjit_pc", "stats", "tbs_executed", "tb_chain_hits", "work", "stop_requested",
                "run_state"}
@@ -448,6 +448,26 @@ def test_tb_flags_read_from_a_global_use_the_exact_fallback():
     assert runs[0] == runs[1]
     assert m.backend.flags.mode == "call"
     assert runs[1][2][0].tbs_translated >= 4  # the loop body under both flag values
+
+
+def test_values_only_exits_read_are_computed_on_exit_paths_only():
+    """r7 is set each iteration and read only after the loop: the loop's transition
+    skips computing it (see pyjit.sink), every exit computes it from the operand's value
+    before the decrement, at any slice (so also when the budget ends the loop)."""
+    prog = [("MOVI", 6, 0, 300), ("MOVI", 5, 0, 0), "loop", ("ADDI", 7, 6, 5),
+            ("ADDI", 5, 5, 3), ("ADDI", 6, 6, -1), ("BNZ", 6, "loop"), ("EXIT", 0, 7, 0)]
+    for slice_ in (1, 7, 100_000):
+        interp, pyjit = run_both(prog, schedule={"slice": slice_})
+        assert interp == pyjit
+        assert pyjit[0][:2] == ("exit", 6)
+    m = machine(prog)
+    m.run()
+    lines = m.translator.cache[(RAM_BASE + 8, 0)].compiled.sources["full"].splitlines()
+    loop_back = next(i for i, line in enumerate(lines) if line.strip() == "continue")
+    # the loop's own path: the statements at the loop body's depth up to its continue
+    loop_path = [line.strip() for line in lines[:loop_back] if re.match(r" {12}\S", line)]
+    assert not any(line.startswith("g7 = ") for line in loop_path), loop_path
+    assert any(line.strip().startswith("g7 = ") for line in lines[loop_back:])
 
 
 def test_tier0_and_compiled_agree_and_compiling_is_counted():

@@ -36,6 +36,7 @@ from . import tier0
 from .analysis import Member, Unit, Variant, flow, member
 from .codegen import FunctionWriter, Unstructured
 from .flags import FlagsGuard
+from .sink import sink
 from .region import REGION_AFTER, REGION_GROWTH, REGION_LAST, collect, edges, static_exit_pcs
 from .steps import Kind, Namespace, StepBuilder
 
@@ -174,6 +175,8 @@ class PyJitBackend(Backend):
                           transition_writeback=guard.mode == "call",
                           lookup_var=f"g{self._frontend.pc_slot}" if lookups else "")
         fl = flow(unit, variant)
+        if sink(unit, variant, fl.entry_live, frozenset(f"g{s}" for s in guard.slots)):
+            fl = flow(unit, variant)
         member_flags, rewrites = [], []
         for m in unit.members:
             f = m.tb.flags
@@ -261,7 +264,7 @@ class PyJitBackend(Backend):
         its flags snapshot (see :mod:`.flags`); built once per vCPU."""
         mmu = cpu.mmu
         view = (mmu.addr_read, mmu.addr_write, mmu.host, mmu.addend, mmu.load_slow,
-                mmu.store_slow, self.flags.new_snapshot())
+                mmu.store_slow, self.flags.new_snapshot(), mmu.host16, mmu.host32)
         self._mm[cpu] = (mmu, view)
         return view
 

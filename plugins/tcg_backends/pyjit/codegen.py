@@ -27,7 +27,8 @@ Only names made up here or in :mod:`.steps` and decimal numbers reach the source
 from __future__ import annotations
 
 from core.backend import EXIT_BUDGET, EXIT_NOCHAIN
-from core.softmmu import PAGE_BITS, TLB_SIZE
+from core.ir import MemOp
+from core.softmmu import PAGE_BITS, TLB_SIZE, WORD_VIEWS
 
 from .analysis import Block, Flow, Member, Unit, Variant
 from .lower import cond_expr
@@ -86,9 +87,13 @@ class FunctionWriter:
         head = ["def _tb(cpu, env, rem, mm, _b=0):" if self.multi
                 else "def _tb(cpu, env, rem, mm):"]
         if self.uses_mmu or self.track_w:
-            head.append("    _ar, _aw, _hs, _ad, _ls, _ss, _sn = mm")
+            head.append("    _ar, _aw, _hs, _ad, _ls, _ss, _sn, _h2, _h4 = mm")
+        self.lines = []
+        self._load_globals([name for name in entry_live if name[0] == "g"], 1)
+        head += self.lines
         for name in sorted(entry_live, key=_var_order):
-            head.append(f"    {name} = env[{name[1:]}]" if name[0] == "g" else f"    {name} = 0")
+            if name[0] != "g":
+                head.append(f"    {name} = 0")
         head.append("    ip = 0")
         if dynamic:  # the count and the instruction's pc depend on the path: track both
             head.append("    n = 0")
@@ -285,14 +290,29 @@ class FunctionWriter:
             self._line("w = 0", depth)
 
     def _writeback(self, names, depth: int) -> None:
-        for name in sorted(names, key=_var_order):
-            self._line(f"env[{name[1:]}] = {name}", depth)
+        """``env[slot] = g<slot>`` for each name; a run of adjacent slots is one slice
+        assignment (a smaller source compiles faster, and runs faster too)."""
+        for first, last in _runs(int(name[1:]) for name in names):
+            if first == last:
+                self._line(f"env[{first}] = g{first}", depth)
+            else:
+                self._line(f"env[{first}:{last + 1}] = {_names(first, last)}", depth)
 
     def _reload(self, st: Step, depth: int) -> None:
-        keep = self.flow.live_after[st.uid] - frozenset(st.defs)
-        for name in sorted(keep, key=_var_order):
-            if name[0] == "g":
-                self._line(f"{name} = env[{name[1:]}]", depth)
+        keep = [name for name in self.flow.live_after[st.uid] - frozenset(st.defs)
+                if name[0] == "g"]
+        self._load_globals(keep, depth)
+
+    def _load_globals(self, names, depth: int) -> None:
+        """``g<slot> = env[slot]`` for each name, as one slice unpacking from the lowest
+        slot to the highest: the slots between are loaded too, which is harmless (env is
+        exact wherever globals are loaded; a global is written back only after it is
+        assigned again)."""
+        slots = sorted(int(name[1:]) for name in names)
+        if len(slots) == 1:
+            self._line(f"g{slots[0]} = env[{slots[0]}]", depth)
+        elif slots:
+            self._line(f"{_names(slots[0], slots[-1])} = env[{slots[0]}:{slots[-1] + 1}]", depth)
 
     def _count(self, st: Step) -> str:
         counts = self.flow.counts
@@ -301,7 +321,7 @@ class FunctionWriter:
 
     def _step(self, st: Step, depth: int) -> None:
         k = st.kind
-        if st.uid in self.flow.dead or k in (Kind.LABEL, Kind.NOP, Kind.BR):
+        if st.uid in self.flow.dead or st.deferred or k in (Kind.LABEL, Kind.NOP, Kind.BR):
             return
         if k is Kind.INSN:
             if self.variant.checked:
@@ -390,21 +410,58 @@ class FunctionWriter:
             return str((int(addr) >> PAGE_BITS) & (TLB_SIZE - 1))
         return f"({addr} >> {PAGE_BITS}) & {TLB_SIZE - 1}"
 
+    @staticmethod
+    def _words(st: Step) -> tuple[str, int] | None:
+        """(view, shift) for a little-endian 16- or 32-bit access that may go through the
+        softmmu's word views (``host16``/``host32``) when aligned, else None."""
+        size = st.mem[0]
+        if not WORD_VIEWS or size not in (2, 4) or st.value & MemOp.MO_BSWAP:
+            return None
+        return ("_h2", 1) if size == 2 else ("_h4", 2)
+
+    def _fast_paths(self, st: Step, addr: str, tags: str, depth: int):
+        """The inline TLB compare(s); yields (depth, host expression) for each fast path.
+
+        An aligned 16/32-bit access indexes a word view (one item access); a misaligned one
+        that stays in its page, where the memop allows it, takes the struct path after a
+        second compare, as ``SoftMMU.load`` would; anything else is the slow path.
+        """
+        size, fn, adj, cmpmask = st.mem
+        words = self._words(st)
+        self._line(f"_i = {self._index(addr)}", depth)
+        if words is None:
+            self._line(f"if {tags}[_i] == {self._tag(addr, adj, cmpmask)}:", depth)
+            yield depth + 1, None
+            return
+        view, shift = words
+        if addr[0].isdigit() and int(addr) & (size - 1):  # misaligned constant: no word path
+            self._line(f"if {tags}[_i] == {self._tag(addr, adj, cmpmask)}:", depth)
+            yield depth + 1, None
+            return
+        self._line(f"if {tags}[_i] == {self._tag(addr, 0, cmpmask | (size - 1))}:", depth)
+        yield depth + 1, f"{view}[_i][({addr} + _ad[_i]) >> {shift}]"
+        if cmpmask & (size - 1) != size - 1 and not addr[0].isdigit():  # misaligned allowed
+            self._line(f"elif {tags}[_i] == {self._tag(addr, adj, cmpmask)}:", depth)
+            yield depth + 1, None
+
     def _load(self, st: Step, depth: int) -> None:
         (addr,) = st.ins
         (dest,) = st.defs
         size, fn, adj, cmpmask = st.mem
         fix = st.signed_fix
-        self._line(f"_i = {self._index(addr)}", depth)
-        self._line(f"if _ar[_i] == {self._tag(addr, adj, cmpmask)}:", depth)
         off = f"{addr} + _ad[_i]"
-        if size == 1 and st.value & 4:
-            fast = f"(((_hs[_i][{off}] ^ 128) - 128){fix})"
-        elif size == 1:
-            fast = f"_hs[_i][{off}]"
-        else:
-            fast = f"{fn}(_hs[_i], {off})[0]{fix}"
-        self._line(f"{dest} = {fast}", depth + 1)
+        for inner, item in self._fast_paths(st, addr, "_ar", depth):
+            if item is not None:
+                half = 1 << (8 * size - 1)
+                fast = f"((({item} ^ {half}) - {half}){fix})" if st.value & MemOp.MO_SIGN \
+                    else f"{item}{fix}"
+            elif size == 1 and st.value & 4:
+                fast = f"(((_hs[_i][{off}] ^ 128) - 128){fix})"
+            elif size == 1:
+                fast = f"_hs[_i][{off}]"
+            else:
+                fast = f"{fn}(_hs[_i], {off})[0]{fix}"
+            self._line(f"{dest} = {fast}", inner)
         self._line("else:", depth)
         self._site(st, depth + 1)
         self._writeback(self.flow.dirty[st.uid], depth + 1)
@@ -416,18 +473,19 @@ class FunctionWriter:
     def _store(self, st: Step, depth: int) -> None:
         value, addr = st.ins
         size, fn, adj, cmpmask = st.mem
-        self._line(f"_i = {self._index(addr)}", depth)
-        self._line(f"if _aw[_i] == {self._tag(addr, adj, cmpmask)}:", depth)
         off = f"{addr} + _ad[_i]"
         vmask = (1 << (8 * size)) - 1
         if value[0].isdigit():
             v = str(int(value) & vmask)
         else:
             v = value if 8 * size >= st.bits else f"{value} & {vmask}"
-        if size == 1:
-            self._line(f"_hs[_i][{off}] = {v}", depth + 1)
-        else:
-            self._line(f"{fn}(_hs[_i], {off}, {v})", depth + 1)
+        for inner, item in self._fast_paths(st, addr, "_aw", depth):
+            if item is not None:
+                self._line(f"{item} = {v}", inner)
+            elif size == 1:
+                self._line(f"_hs[_i][{off}] = {v}", inner)
+            else:
+                self._line(f"{fn}(_hs[_i], {off}, {v})", inner)
         self._line("else:", depth)
         self._site(st, depth + 1)
         self._writeback(self.flow.dirty[st.uid], depth + 1)
@@ -539,7 +597,26 @@ class FunctionWriter:
             if name[0] == "t":
                 self._line(f"{name} = 0", depth + 1)
         self._continue_in(str(j), depth + 1)
+        for d in st.tail:  # what only the exit reads (see .sink)
+            if d.uid not in self.flow.dead:
+                for text in d.lines:
+                    self._line(text, depth)
         self._exit(slot, "rem - left", src, depth)
+
+
+def _runs(slots) -> list[tuple[int, int]]:
+    """Sorted runs of adjacent numbers: (first, last) each."""
+    runs: list[tuple[int, int]] = []
+    for slot in sorted(slots):
+        if runs and runs[-1][1] == slot - 1:
+            runs[-1] = (runs[-1][0], slot)
+        else:
+            runs.append((slot, slot))
+    return runs
+
+
+def _names(first: int, last: int) -> str:
+    return ", ".join(f"g{slot}" for slot in range(first, last + 1))
 
 
 def _var_order(name: str) -> tuple:

@@ -67,6 +67,8 @@ class Step:
     signed_fix: str = ""  # QLD: the mask applied after the load, or ""
     env_slot: int = -1  # NATIVE store to a non-global env slot: the slot
     uid: int = 0  # unique in the compilation unit (set by StepBuilder)
+    deferred: bool = False  # moved behind a transition: runs on its exit path only (sink)
+    tail: tuple = ()  # GOTO: the deferred steps its exit path runs first, in order
 
     @property
     def uses(self) -> tuple[str, ...]:
