@@ -276,6 +276,38 @@ def _live_through(st: Step, live: frozenset[str], exit_dirty: frozenset[str],
     return (live - defs) | uses
 
 
+def flag_writes_before(m: Member, slots: frozenset[int]) -> set[int]:
+    """The exits (goto_tb, exit_tb) of ``m`` that a store to one of ``slots`` (the env
+    slots ``tb_flags`` reads), or a call that may write env, can precede in a run of
+    ``m``: only there may the TB flags differ from ``m``'s own.  (A return pops the pc
+    and stores the Thumb bit, but the loop's other exits never see that store.)"""
+    def writes(st: Step) -> bool:
+        return (st.clobbers or st.env_slot in slots
+                or any(d[0] == "g" and int(d[1:]) in slots for d in st.defs))
+
+    by_index = {b.index: b for b in m.blocks}
+    found: set[int] = set()
+    stack: list[int] = []
+    for b in m.blocks:
+        seen = False
+        for st in b.steps:
+            if writes(st):
+                seen = True
+            elif seen and st.kind in (Kind.GOTO, Kind.EXIT):
+                found.add(st.uid)
+        if seen:
+            stack.extend(b.succs)
+    after: set[int] = set()
+    while stack:
+        bi = stack.pop()
+        if bi not in after:
+            after.add(bi)
+            stack.extend(by_index[bi].succs)
+    for bi in after:
+        found.update(st.uid for st in by_index[bi].steps if st.kind in (Kind.GOTO, Kind.EXIT))
+    return found
+
+
 def _counts(m: Member) -> dict[int, tuple[int, int]] | None:
     """Instructions run when each step executes, if the same on every path (else None).
 
@@ -301,4 +333,4 @@ def _counts(m: Member) -> dict[int, tuple[int, int]] | None:
     return counts
 
 
-__all__ = ["Block", "Member", "Unit", "Variant", "Flow", "member", "flow"]
+__all__ = ["Block", "Member", "Unit", "Variant", "Flow", "member", "flow", "flag_writes_before"]

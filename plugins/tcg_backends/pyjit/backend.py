@@ -33,7 +33,7 @@ from core.frontend import Frontend
 from core.ir import Label, Temp, TempKind, TranslationBlock
 
 from . import tier0
-from .analysis import Member, Unit, Variant, flow, member
+from .analysis import Member, Unit, Variant, flag_writes_before, flow, member
 from .codegen import FunctionWriter, Unstructured
 from .flags import FlagsGuard
 from .sink import sink
@@ -177,13 +177,11 @@ class PyJitBackend(Backend):
         fl = flow(unit, variant)
         if sink(unit, variant, fl.entry_live, frozenset(f"g{s}" for s in guard.slots)):
             fl = flow(unit, variant)
-        member_flags, rewrites = [], []
+        member_flags, rewrites = [], set()
         for m in unit.members:
             f = m.tb.flags
             member_flags.append(str(f) if type(f) is int and f >= 0 else ns.name_for(f, "_k"))
-            written = {int(d[1:]) for st in m.steps for d in st.defs if d[0] == "g"}
-            written |= {st.env_slot for st in m.steps if st.env_slot >= 0}
-            rewrites.append(bool(written & guard.slots))
+            rewrites |= flag_writes_before(m, guard.slots)
         writer = FunctionWriter(unit, fl, variant, flags_mode=guard.mode,
                                 member_flags=member_flags, rewrites_flags=rewrites,
                                 flag_slots=guard.ordered)

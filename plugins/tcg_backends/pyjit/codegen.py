@@ -43,14 +43,14 @@ class FunctionWriter:
     """Writes the source of one variant of one unit."""
 
     def __init__(self, unit: Unit, flow: Flow, variant: Variant, *, flags_mode: str,
-                 member_flags: list[str], rewrites_flags: list[bool],
+                 member_flags: list[str], rewrites_flags: set[int],
                  flag_slots: tuple[int, ...] = ()):
         self.unit = unit
         self.flow = flow
         self.variant = variant
         self.flags_mode = flags_mode  # "fixed", "witness" or "call" (see flags.FlagsGuard)
         self.member_flags = member_flags  # source atom of each member's tb.flags
-        self.rewrites_flags = rewrites_flags  # member stores to a slot tb_flags reads
+        self.rewrites_flags = rewrites_flags  # exits a store to a slot tb_flags reads may precede
         self.flag_slots = flag_slots  # the slots the flags snapshot holds (witness mode)
         self.loop = bool(variant.edges)
         self.multi = len(unit.members) > 1
@@ -142,21 +142,35 @@ class FunctionWriter:
         return self.lines
 
     def _member_dispatch(self) -> list[str]:
-        """Several TBs: ``while True`` over ``if _b == <member>`` arms, each structured."""
+        """Several TBs: ``while True`` over a binary tree of ``if _b < k`` tests whose
+        leaves are the members' structured code (a transition costs about log2(members)
+        compares instead of a scan of them all)."""
         self._reset()
         self._line("while True:", 2)
-        for mi, m in enumerate(self.unit.members):
-            self._line(f"{'if' if mi == 0 else 'elif'} _b == {mi}:", 3)
-            if mi in self.self_looping:  # its jumps to itself skip the dispatch
-                self._line("while True:", 4)
-                self.inner = mi
-                self._member_body(m, 5)
-                self.inner = None
-                self._line("if _b < 0:", 4)
-                self._line("break", 5)
-            else:
-                self._member_body(m, 4)
+        self._dispatch_tree(0, len(self.unit.members), 3)
         return self.lines
+
+    def _dispatch_tree(self, lo: int, hi: int, depth: int) -> None:
+        if hi - lo == 1:
+            self._member_arm(lo, depth)
+            return
+        mid = (lo + hi) // 2
+        self._line(f"if _b < {mid}:", depth)
+        self._dispatch_tree(lo, mid, depth + 1)
+        self._line("else:", depth)
+        self._dispatch_tree(mid, hi, depth + 1)
+
+    def _member_arm(self, mi: int, depth: int) -> None:
+        m = self.unit.members[mi]
+        if mi in self.self_looping:  # its jumps to itself skip the dispatch
+            self._line("while True:", depth)
+            self.inner = mi
+            self._member_body(m, depth + 1)
+            self.inner = None
+            self._line("if _b < 0:", depth)
+            self._line("break", depth + 1)
+        else:
+            self._member_body(m, depth)
 
     def _member_body(self, m: Member, depth: int) -> None:
         by_index = {b.index: b for b in m.blocks}
@@ -503,9 +517,10 @@ class FunctionWriter:
             self._line(f"_st.tbs_executed += it{lookups}", depth + 1)
             self._line("_st.tb_chain_hits += it", depth + 1)
 
-    def _state_checks(self, src: int, want: str) -> tuple[list[str], list[str]]:
+    def _state_checks(self, st: Step, want: str) -> tuple[list[str], list[str]]:
         """(checks ``w`` stands for, flag checks needed anyway) before entering a TB
-        whose flags must be ``want``, coming from member ``src``."""
+        whose flags must be ``want``, leaving through exit ``st``."""
+        src = self.member_of[st.uid]
         state = ["not cpu.work", "not _m.stop_requested", "cpu.run_state is _RUN"]
         flags = []
         if self.flags_mode == "call":
@@ -518,7 +533,7 @@ class FunctionWriter:
             probe = f"(({snap}) or _chk(cpu, {want}, _sn))"
             # under w the flags are those of the TB running: the target's too if equal
             # and the TB itself stores to no slot tb_flags reads
-            if self.rewrites_flags[src] or want != self.member_flags[src]:
+            if st.uid in self.rewrites_flags or want != self.member_flags[src]:
                 flags.append(probe)
             else:
                 state.append(probe)
@@ -551,7 +566,7 @@ class FunctionWriter:
             self._line(f"left -= {self.flow.counts[st.uid]}", depth)
         want = self.member_flags[src]
         self._line(f"_k = _MI.get(_C.get(({self.variant.lookup_var}, {want})))", depth)
-        state, flags = self._state_checks(src, want)
+        state, flags = self._state_checks(st, want)
         checks = ["_k is not None", "left >= _MX[_k]", f"(w or ({' and '.join(state)}))"]
         self._line(f"if {' and '.join(checks + flags)}:", depth)
         self._line("lk += 1", depth + 1)
@@ -586,7 +601,7 @@ class FunctionWriter:
             self._line(f"left -= {self.flow.counts[st.uid]}", depth)
         # the target runs whole here, or the dispatcher runs it (checked) as the slice ends
         checks = [f"left >= {self.unit.members[j].max_insns}", f"_J{src}[{slot}] is _T{j}"]
-        state, flags = self._state_checks(src, self.member_flags[j])
+        state, flags = self._state_checks(st, self.member_flags[j])
         checks.append(f"(w or ({' and '.join(state)}))")
         self._line(f"if {' and '.join(checks + flags)}:", depth)
         self._line("it += 1", depth + 1)
