@@ -36,6 +36,7 @@ from . import tier0
 from .analysis import Member, Unit, Variant, flag_writes_before, flow, member
 from .codegen import FunctionWriter, Unstructured
 from .flags import FlagsGuard
+from .fuse import fuse
 from .sink import sink
 from .region import REGION_AFTER, REGION_GROWTH, REGION_LAST, collect, edges, static_exit_pcs
 from .steps import Kind, Namespace, StepBuilder
@@ -130,7 +131,9 @@ class PyJitBackend(Backend):
         slots = frozenset(int(t.index) for op in tb.ops for t in op.args
                           if isinstance(t, Temp) and t.kind is TempKind.GLOBAL)
         builder = StepBuilder(ns, slots, self.name, f"{index}_" if index else "", first_uid)
-        return member(tb, builder.build_all(tb.ops), index, first_block)
+        m = member(tb, builder.build_all(tb.ops), index, first_block)
+        fuse(m.blocks)
+        return m
 
     def _compile_checked(self, tb: TranslationBlock, code: CompiledTB) -> None:
         ns = Namespace()

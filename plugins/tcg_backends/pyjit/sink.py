@@ -58,9 +58,24 @@ class _Mover:
         self.next_uid = 1 + max((st.uid for b in unit.blocks for st in b.steps), default=0)
         self.copies = 0
         self.deferred = 0
-        # a value some TB of the unit reads at its entry is never deferred: moving its
-        # step down would only copy code into the branches
-        self.read_at_entry = frozenset().union(*entry_live.values()) if entry_live else frozenset()
+        # per block, the entry_live sets of the transitions reachable from it: a step
+        # moves into the branches only if one of those could defer it (else it would
+        # only copy code)
+        self.ahead = {bi: self._targets_ahead(bi) for bi in self.blocks}
+
+    def _targets_ahead(self, start: int) -> list[frozenset[str]]:
+        seen, stack, found = set(), [start], []
+        while stack:
+            bi = stack.pop()
+            if bi in seen:
+                continue
+            seen.add(bi)
+            b = self.blocks[bi]
+            t = b.term
+            if t is not None and t.kind is Kind.GOTO and t.uid in self.variant.edges:
+                found.append(self.entry_live.get(self.variant.edges[t.uid], frozenset()))
+            stack.extend(s for s in b.succs if s > bi)
+        return found
 
     def run(self) -> int:
         for bi in sorted(self.blocks):
@@ -101,7 +116,7 @@ class _Mover:
             if j is None or defs & (self.entry_live.get(j, frozenset()) | self.keep):
                 return
         elif t is None or t.kind in (Kind.BR, Kind.BRCOND):
-            if not b.succs or defs & (self.read_at_entry | self.keep):
+            if not b.succs or defs & self.keep or all(defs & live for live in self.ahead[b.index]):
                 return
             for s in b.succs:
                 succ = self.blocks[s]
