@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from core.builder import Builder
 from core.cpu import EXCP
 from core.frontend import DisasContext, DisasJump
-from core.ir import Cond, Label, Temp
+from core.ir import Cond, Label, OpFlag, Temp
 
 from . import cpu as arm
 from . import helpers as h
@@ -27,6 +27,11 @@ if TYPE_CHECKING:
 MB_ALL = 0x3F
 
 SHIFT_LSL, SHIFT_LSR, SHIFT_ASR, SHIFT_ROR = range(4)
+
+#: the ARM conditions that, right after flags set by ``a - c`` (CMP, SUBS), are one
+#: comparison of ``a`` and ``c``: EQ NE CS CC HI LS GE LT GT LE (MI PL VS VC are not)
+SUB_CONDS = {0: Cond.EQ, 1: Cond.NE, 2: Cond.GEU, 3: Cond.LTU, 8: Cond.GTU, 9: Cond.LEU,
+             10: Cond.GE, 11: Cond.LT, 12: Cond.GT, 13: Cond.LE}
 
 
 def no_pc(*regs: int) -> bool:
@@ -48,7 +53,7 @@ class ArmDisas:
     """Translation state of one TB (and of the instruction being translated)."""
 
     __slots__ = ("fe", "ctx", "b", "R", "PC", "NF", "ZF", "CF", "VF", "mode", "thumb",
-                 "user", "pc", "insn", "skip")
+                 "user", "pc", "insn", "skip", "last_sub")
 
     def __init__(self, fe: "ArmFrontend", ctx: DisasContext, b: Builder):
         self.fe = fe
@@ -64,6 +69,9 @@ class ArmDisas:
         self.pc = ctx.pc_first  # address of the instruction being translated
         self.insn = 0
         self.skip: Label | None = None  # where a failed condition jumps
+        # (a, c, ops, labels) of the last unconditional flag-setting subtraction: its
+        # operands, and how many ops and labels the TB had after it (see sub_compare)
+        self.last_sub: tuple[Temp, Temp, int, int] | None = None
 
     # ---------------------------------------------------------------- temps, registers
 
@@ -154,9 +162,40 @@ class ArmDisas:
 
     def skip_unless(self, cond: int) -> None:
         """Branch to ``self.skip`` when condition ``cond`` (0..13) fails (arm_skip_unless)."""
-        tcond, value = self.test_cc(cond)
+        direct = self.sub_compare(cond)
+        if direct is not None:
+            tcond, a, c = direct
+        else:
+            tcond, a = self.test_cc(cond)
+            c = 0
         self.skip = self.b.new_label()
-        self.b.brcond(tcond.invert(), value, 0, self.skip)
+        self.b.brcond(tcond.invert(), a, c, self.skip)
+
+    def sub_compare(self, cond: int) -> tuple[Cond, Temp, Temp] | None:
+        """``(c, a, b)`` such that ARM condition ``cond`` holds iff ``a c b``, when the
+        flags are still those a CMP or SUBS of ``a`` and ``b`` set earlier in this TB.
+
+        The flags are computed as always (a later TB may read them); the branch just
+        compares the operands instead of rebuilding the condition from NF ZF CF VF,
+        which is what a backend turns into one host compare.  It holds only if nothing
+        since wrote a flag, ``a`` or ``b``, no helper ran (it may write any of them),
+        and no label set since can be reached from before the subtraction (the
+        subtraction itself was unconditional, so every path here went through it).
+        """
+        want = SUB_CONDS.get(cond)
+        if want is None or self.last_sub is None:
+            return None
+        a, c, start, labels = self.last_sub
+        watched = (a, c, self.NF, self.ZF, self.CF, self.VF)
+        for op in self.b.tb.ops[start:]:
+            d = op.opdef
+            if (d.name == "call" or d.flags & OpFlag.BB_EXIT
+                    or (d.flags & OpFlag.ENV and d.outputs == 0)
+                    or (d.name == "set_label" and op.args[0].id < labels)
+                    or any(out is w for out in op.args[:d.outputs] for w in watched)):
+                self.last_sub = None  # it stays broken for the rest of the TB
+                return None
+        return want, a, c
 
     def test_cc(self, cond: int) -> tuple[Cond, Temp]:
         """``(c, v)`` such that the ARM condition holds iff ``v c 0`` (arm_test_cc)."""
@@ -223,6 +262,9 @@ class ArmDisas:
         t = self.temp()
         b.xor(t, a, c)
         b.and_(self.VF, self.VF, t)
+        # from here on (the write of dest included: SUBS r1, r1, #1 overwrites a)
+        self.last_sub = None if self.skip is not None else (
+            a, c, len(b.tb.ops), len(b.tb.labels))
         if dest is not None:  # None: only the flags are wanted (CMP)
             b.mov(dest, self.NF)
 

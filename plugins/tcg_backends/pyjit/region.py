@@ -23,7 +23,7 @@ from .steps import Kind
 REGION_AFTER = 256  # entries of a TB before a region is tried from it
 REGION_GROWTH = 8  # tried again after 8 times as many entries ...
 REGION_LAST = 1 << 15  # ... until this many
-REGION_MAX_TBS = 12
+REGION_MAX_TBS = 24  # a loop and a small function it calls (heap sort and sift_down: 13)
 
 
 def static_exit_pcs(m: Member, pc_var: str) -> dict[int, int]:
