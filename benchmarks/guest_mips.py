@@ -150,12 +150,17 @@ def row(engine: str, workload: str, vcpus: int, args: list[str], insns: int,
             "mips": insns / seconds / 1e6 if seconds > 0 else None, "note": note}
 
 
+def cases(table: list[tuple], quick: bool):
+    """(workload, vCPUs, args) of each case of ``table`` that runs in this mode."""
+    for workload, vcpus, full_args, quick_args in table:
+        args = quick_args if quick else full_args
+        if args is not None:
+            yield workload, vcpus, args
+
+
 def measure_engines(backends: list[str], quick: bool) -> list[dict]:
     rows = []
-    for workload, vcpus, full_args, quick_args in ENGINE_CASES:
-        args = quick_args if quick else full_args
-        if args is None:
-            continue
+    for workload, vcpus, args in cases(ENGINE_CASES, quick):
         reference = None
         for backend in backends:
             print(f"  {workload} x{vcpus} on tcglab {backend}", file=sys.stderr)
@@ -189,10 +194,7 @@ def measure_engines(backends: list[str], quick: bool) -> list[dict]:
 
 def measure_strategies(backend: str, strategies: list[str], quick: bool) -> list[dict]:
     rows = []
-    for workload, vcpus, full_args, quick_args in STRATEGY_CASES:
-        args = quick_args if quick else full_args
-        if args is None:
-            continue
+    for workload, vcpus, args in cases(STRATEGY_CASES, quick):
         for strategy in strategies:
             print(f"  {workload} x{vcpus} under {strategy}", file=sys.stderr)
             rec = tcglab_run(workload, vcpus, args, backend, strategy)

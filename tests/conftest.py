@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 from typing import Any
 
@@ -44,6 +45,17 @@ def write32(m: Machine, addr: int, value: int) -> None:
 
 def oracles_required() -> bool:
     return os.environ.get("TCGLAB_REQUIRE_ORACLES") == "1"
+
+
+def oracle_module(name: str, install: str):
+    """Import the peer ``name`` for a test module, or skip the module (``install`` says
+    how to get it); with TCGLAB_REQUIRE_ORACLES=1 a missing peer fails instead."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:  # pragma: no cover - exercised only without the test extra
+        if oracles_required():
+            raise
+        pytest.skip(f"{name} is not installed ({install})", allow_module_level=True)
 
 
 @pytest.fixture

@@ -70,7 +70,8 @@ class ArmDisas:
         self.insn = 0
         self.skip: Label | None = None  # where a failed condition jumps
         # (a, c, ops, labels) of the last unconditional flag-setting subtraction: its
-        # operands, and how many ops and labels the TB had after it (see sub_compare)
+        # operands, the first op not yet checked since, and how many labels the TB had
+        # after it (see sub_compare)
         self.last_sub: tuple[Temp, Temp, int, int] | None = None
 
     # ---------------------------------------------------------------- temps, registers
@@ -195,6 +196,7 @@ class ArmDisas:
                     or any(out is w for out in op.args[:d.outputs] for w in watched)):
                 self.last_sub = None  # it stays broken for the rest of the TB
                 return None
+        self.last_sub = (a, c, len(self.b.tb.ops), labels)  # checked up to here
         return want, a, c
 
     def test_cc(self, cond: int) -> tuple[Cond, Temp]:

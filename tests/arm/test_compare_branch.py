@@ -16,16 +16,10 @@ import struct
 import pytest
 
 from tests.arm._harness import CODE, DATA, STACK, assemble, make_machine
-from tests.conftest import oracles_required
+from tests.conftest import oracle_module
 
-try:
-    import unicorn  # noqa: F401
-except ImportError:  # pragma: no cover - exercised only without the test extra
-    if oracles_required():
-        raise
-    pytest.skip("unicorn is not installed (pip install '.[test]')", allow_module_level=True)
-
-from tests.arm.lockstep import make_unicorn
+oracle_module("unicorn", "pip install '.[test]'")
+from tests.arm.lockstep import make_unicorn  # noqa: E402
 
 pytestmark = pytest.mark.oracle
 

@@ -19,15 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import oracles_required
+from tests.conftest import oracle_module
 
-try:
-    import unicorn  # noqa: F401
-    from unicorn import UcError
-except ImportError:  # pragma: no cover - exercised only without the test extra
-    if oracles_required():
-        raise
-    pytest.skip("unicorn is not installed (pip install '.[test]')", allow_module_level=True)
+oracle_module("unicorn", "pip install '.[test]'")
+from unicorn import UcError  # noqa: E402
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
