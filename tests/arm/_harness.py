@@ -11,14 +11,13 @@ from __future__ import annotations
 import struct
 from typing import Any
 
-import pytest
-
 from core.config import parse_config
 from core.cpu import CPURunState
 from core.machine import RAM_BASE, Machine
 from core.plugins import PluginManager
+from tests.conftest import oracle_module
 
-keystone = pytest.importorskip("keystone")
+keystone = oracle_module("keystone", "pip install '.[test]'")
 
 CODE = RAM_BASE
 DATA = RAM_BASE + 0x10000
