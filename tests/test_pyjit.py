@@ -179,6 +179,53 @@ def test_multi_tb_loop_becomes_a_region_and_matches_interp():
     assert "region form" in forms
 
 
+def _region_cell(m):
+    """The cell (``_V``) of the region the machine built."""
+    for tb in m.translator.cache.values():
+        code = tb.compiled
+        if isinstance(code, CompiledTB) and len(code.members) > 1:
+            return code, code.full.__globals__["_V"]
+    raise AssertionError("no region was built")
+
+
+@pytest.mark.parametrize("change", ["invalidate", "relink"])
+def test_a_region_stops_vouching_for_its_chains_once_one_changes(change):
+    """Transitions under ``w`` skip the chain check: the backend clears the region's cell
+    when a chain it was built on is unchained (its target invalidated) or relinked."""
+    prog = [("MOVI", 6, 0, 2 * REGION_AFTER), ("MOVI", 5, 0, 0), ("MOVI", 7, 0, 0), "loop",
+            ("ADDI", 5, 5, 1), ("BZ", 7, "skip"), ("ADDI", 5, 5, 100), "skip",
+            ("ADDI", 6, 6, -1), ("BNZ", 6, "loop"), ("EXIT", 0, 5, 0)]
+    m = machine(prog)
+    m.run()
+    code, cell = _region_cell(m)
+    assert cell[0] is True
+    src = next(tb for tb in code.members if any(d in code.members for d in tb.jmp_dest))
+    slot = next(k for k, d in enumerate(src.jmp_dest) if d in code.members)
+    if change == "invalidate":
+        m.translator._invalidate(src.jmp_dest[slot])
+    else:
+        other = next(tb for tb in m.translator.cache.values() if tb not in code.members)
+        m.translator.chain(src, slot, other)
+    assert cell[0] is False
+
+
+def test_a_call_budget_cap_below_the_slice_changes_nothing(monkeypatch):
+    """A unit is given at most _UNIT_BUDGET instructions per call (so its counters stay
+    small ints); where that is below the slice, it returns at a transition and execute
+    chains on as the dispatcher would: same run, same counters."""
+    import plugins.tcg_backends.pyjit.backend as pyjit_backend
+
+    prog = [("MOVI", 6, 0, 3 * REGION_AFTER), ("MOVI", 5, 0, 0), ("MOVI", 7, 0, 0), "loop",
+            ("ADDI", 5, 5, 1), ("BZ", 7, "skip"), ("ADDI", 5, 5, 100), "skip",
+            ("ADDI", 6, 6, -1), ("BNZ", 6, "loop"), ("EXIT", 0, 5, 0)]
+    reference = run_both(prog)
+    assert reference[0] == reference[1]
+    monkeypatch.setattr(pyjit_backend, "_UNIT_BUDGET", 37)
+    m = machine(prog)
+    assert outcome(m, m.run()) == reference[1]
+    assert "region form" in " ".join(sources(m))
+
+
 def test_guest_fault_mid_tb_reports_like_interp():
     prog = [("MOVI", 5, 0, 1), ("ADDI", 5, 5, 2), *toyisa.li(2, 0x3000_0000),
             ("LDW", 3, 2, 0), ("MOVI", 5, 0, 99), ("EXIT", 0, 0, 0)]
@@ -291,7 +338,7 @@ KEYWORDS = {"def", "if", "elif", "else", "while", "try", "except", "raise", "ret
 FIXED_NAMES = {"cpu", "env", "rem", "mm", "ip", "n", "ipc", "left", "it", "lk", "w", "_b",
                "_i", "_k", "_s", "_v", "_e", "_st", "_tb", "_xs", "_xn", "_xm", "_xp", "_ar",
                "_aw", "_hs", "_ad", "_ls", "_ss", "_sn", "_h2", "_h4", "_C", "_CNT", "_IPC", "_MI", "_MX",
-               "_PC0", "_RUN", "_GE", "_FALLOFF", "_m", "_sp", "_chk", "_fl", "get", "executed",
+               "_PC0", "_V", "_RUN", "_GE", "_FALLOFF", "_m", "_sp", "_chk", "_fl", "get", "executed",
                "pyjit_pc", "stats", "tbs_executed", "tb_chain_hits", "work", "stop_requested",
                "run_state"}
 NUMBERED_NAME = re.compile(r"g[0-9]+|t[0-9]+(_[0-9]+)?|_[fupk][0-9]+|_[TJ][0-9]+")

@@ -34,7 +34,7 @@ from core.ir import Label, Temp, TempKind, TranslationBlock
 
 from . import tier0
 from .analysis import Member, Unit, Variant, flag_writes_before, flow, member
-from .codegen import FunctionWriter, Unstructured
+from .codegen import COUNT_SHIFT, FunctionWriter, Unstructured
 from .flags import FlagsGuard
 from .fuse import fuse
 from .sink import sink
@@ -43,6 +43,10 @@ from .steps import Kind, Namespace, StepBuilder
 
 _RUNNING = CPURunState.RUNNING
 _NEVER = 1 << 62  # a budget never this large: "take the other path"
+# most instructions one call of a compiled unit runs (then it returns at a transition and
+# execute chains on, as the dispatcher would): its budget and chained-TB count share one
+# int of two 30-bit digits, which CPython adds and compares fastest (see .codegen)
+_UNIT_BUDGET = (1 << COUNT_SHIFT) - 1
 
 
 @define(frozen=True)
@@ -98,6 +102,9 @@ class PyJitBackend(Backend):
         self._mm: dict = {}  # vCPU -> (its mmu, what generated code needs of it)
         self._ctx: tuple | None = None  # what execute needs of the machine (once it is built)
         self._falloff = TcglabError("pyjit: a TB ran past its last op")
+        # src TB -> [(slot, dest, cell)]: the chains compiled units rely on without checking
+        # them at every transition; a change to one clears the unit's cell (``_V``)
+        self._vouched: dict[TranslationBlock, list] = {}
 
     # ------------------------------------------------------------------ compile
 
@@ -147,7 +154,7 @@ class PyJitBackend(Backend):
             if code.runs > self.options.compile_after:
                 self._compile_full(tb, code)
                 if code.full is not None and rem >= code.max_insns:
-                    return code.full(cpu, cpu.env, rem, mm)
+                    return code.full(cpu, cpu.env, min(rem, _UNIT_BUDGET), mm)
         elif code.checked is not None:
             return code.checked(cpu, cpu.env, rem, mm)
         else:
@@ -174,7 +181,9 @@ class PyJitBackend(Backend):
     def _build(self, unit: Unit, ns: Namespace, *, checked: bool, code: CompiledTB, form: str):
         guard = self.flags
         lookups = len(unit.members) > 1 and self._pc_direct and not checked
-        variant = Variant(checked=checked, edges={} if checked else self._edges(unit),
+        edge_map = {} if checked else self._edges(unit)
+        cell, verified = [True], self._vouch(unit, edge_map)
+        variant = Variant(checked=checked, edges=edge_map, verified=frozenset(verified),
                           transition_writeback=guard.mode == "call",
                           lookup_var=f"g{self._frontend.pc_slot}" if lookups else "")
         fl = flow(unit, variant)
@@ -202,12 +211,46 @@ class PyJitBackend(Backend):
             env[f"_J{k}"] = m.tb.jmp_dest
         env["_C"] = self.machine.translator.cache
         env["_MI"] = {m.tb: k for k, m in enumerate(unit.members)}
-        env["_MX"] = tuple(m.max_insns for m in unit.members)
+        env["_MX"] = tuple((m.max_insns - 1) << COUNT_SHIFT for m in unit.members)
+        env["_V"] = cell
+        for src, slot, dest in verified.values():
+            self._vouched.setdefault(src, []).append((slot, dest, cell))
         env["_PC0"] = tuple(m.tb.pc for m in unit.members)
         code.sources[form] = source
         head = unit.members[0].tb
         exec(compile(source, f"<pyjit {form} {head.pc:#x}>", "exec"), env)
         return env["_tb"]
+
+    @staticmethod
+    def _vouch(unit: Unit, edge_map: dict[int, int]) -> dict:
+        """The edges chained now (GOTO uid -> (src, slot, dest)): the unit checks them
+        through one cell, which :meth:`tb_chained`/:meth:`tb_unchained` clear."""
+        out = {}
+        for m in unit.members:
+            for st in m.steps:
+                j = edge_map.get(st.uid)
+                if j is not None and st.kind is Kind.GOTO:
+                    dest = unit.members[j].tb
+                    if m.tb.jmp_dest[st.value] is dest and not dest.invalid:
+                        out[st.uid] = (m.tb, st.value, dest)
+        return out
+
+    def _unvouch(self, src: TranslationBlock, slot: int | None = None) -> None:
+        for s, _dest, cell in self._vouched.get(src, ()):
+            if slot is None or s == slot:
+                cell[0] = False
+
+    def tb_chained(self, src: TranslationBlock, slot: int, dest: TranslationBlock) -> None:
+        for s, d, cell in self._vouched.get(src, ()):
+            if s == slot and d is not dest:
+                cell[0] = False  # relinked elsewhere
+
+    def tb_unchained(self, src: TranslationBlock, slot: int) -> None:
+        self._unvouch(src, slot)
+
+    def tb_invalidated(self, tb: TranslationBlock) -> None:
+        self._unvouch(tb)  # its own exits were dropped without unchain events
+        self._vouched.pop(tb, None)
 
     # ------------------------------------------------------------------ regions
 
@@ -290,7 +333,7 @@ class PyJitBackend(Backend):
                 code = tb.compiled
                 rem = budget - executed
                 if rem >= code.max_insns:
-                    slot, n, mi = code.full(cpu, env, rem, mm)
+                    slot, n, mi = code.full(cpu, env, min(rem, _UNIT_BUDGET), mm)
                     code.hits += 1
                     if code.hits == code.next_region:
                         self._region(tb, code)

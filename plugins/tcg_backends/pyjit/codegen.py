@@ -18,6 +18,11 @@ the instructions run, and which TB of the unit it left from.
   chained the same two TBs: budget left, no queued work, no stop request, the vCPU
   running, the target valid and the current chain target, the TB flags equal (see
   :mod:`.flags`).  Otherwise the unit returns and the dispatcher decides, as always.
+  ``w`` remembers that those checks passed and no Python outside the unit has run since
+  (only slow paths and calls run any, and they clear it); edges that were chained when
+  the unit was built are vouched for by the backend's cell ``_V``, cleared when any of
+  them is unchained or relinked, so under ``w`` a transition is a subtraction and a
+  compare.
 * Guest exceptions leave with ``executed`` and the instruction's pc attached (``ip``
   indexes a table of the raising sites) for the backend to finish as the interpreter.
 
@@ -33,6 +38,13 @@ from core.softmmu import PAGE_BITS, TLB_SIZE, WORD_VIEWS
 from .analysis import Block, Flow, Member, Unit, Variant
 from .lower import cond_expr
 from .steps import Kind, Step
+
+# ``left`` holds two counters in one int, so that a transition updates both with one
+# subtraction: the budget left (times 2**COUNT_SHIFT) minus the TBs chained to so far.
+# The backend passes a budget below 2**COUNT_SHIFT, so the count (at most one per
+# instruction) fits, and ``left`` stays within two of CPython's 30-bit digits.
+COUNT_SHIFT = 30
+COUNT_MASK = (1 << COUNT_SHIFT) - 1
 
 
 class Unstructured(Exception):
@@ -100,7 +112,7 @@ class FunctionWriter:
             head.append(f"    ipc = {self.unit.members[0].tb.pc}" if not self.multi else
                         "    ipc = _PC0[_b]")
         if self.loop:  # left: the budget not used by the TBs run before this one
-            head += ["    left = rem", "    it = 0"]
+            head.append(f"    left = rem << {COUNT_SHIFT}")
             if self.variant.lookup_var:
                 head.append("    lk = 0")
         if self.loop:
@@ -117,7 +129,7 @@ class FunctionWriter:
         shared_exit = self.lines
         counted = "n" if dynamic else "_CNT[ip]"
         tail = ["    except _GE as _e:",
-                f"        _e.executed = {'rem - left + ' if self.loop else ''}{counted}",
+                f"        _e.executed = {self._used() + ' + ' if self.loop else ''}{counted}",
                 f"        _e.pyjit_pc = {'ipc' if dynamic else '_IPC[ip]'}"]
         if self.loop:
             self.lines = []
@@ -331,7 +343,12 @@ class FunctionWriter:
     def _count(self, st: Step) -> str:
         counts = self.flow.counts
         here = "n" if counts is None else str(counts[st.uid])
-        return f"rem - left + {here}" if self.loop else here
+        return f"{self._used()} + {here}" if self.loop else here
+
+    @staticmethod
+    def _used() -> str:
+        """The instructions run by the TBs before this one, from ``left``."""
+        return f"rem + (-left >> {COUNT_SHIFT})"  # rem - ceil(left / 2**COUNT_SHIFT)
 
     def _step(self, st: Step, depth: int) -> None:
         k = st.kind
@@ -512,6 +529,7 @@ class FunctionWriter:
         (``it``) are chain hits, ones found after exit_tb (``lk``) are not."""
         if self.loop:
             lookups = " + lk" if self.variant.lookup_var else ""
+            self._line(f"it = -left & {COUNT_MASK}", depth)
             self._line(f"if it{' or lk' if lookups else ''}:", depth)
             self._line("_st = cpu.stats", depth + 1)
             self._line(f"_st.tbs_executed += it{lookups}", depth + 1)
@@ -560,17 +578,17 @@ class FunctionWriter:
         of this unit, go on there (counted in ``lk``: no chain hit)."""
         src = self.member_of[st.uid]
         if self.flow.counts is None:
-            self._line("left -= n", depth)
+            self._line(f"left -= n << {COUNT_SHIFT}", depth)
             self._line("n = 0", depth)
         else:
-            self._line(f"left -= {self.flow.counts[st.uid]}", depth)
+            self._line(f"left -= {self.flow.counts[st.uid] << COUNT_SHIFT}", depth)
         want = self.member_flags[src]
         self._line(f"_k = _MI.get(_C.get(({self.variant.lookup_var}, {want})))", depth)
         state, flags = self._state_checks(st, want)
-        checks = ["_k is not None", "left >= _MX[_k]", f"(w or ({' and '.join(state)}))"]
+        # _MX[k]: (max_insns - 1) << COUNT_SHIFT, so that ">" means "left covers it"
+        checks = ["_k is not None", "left > _MX[_k]", f"(w or (w := ({' and '.join(state)})))"]
         self._line(f"if {' and '.join(checks + flags)}:", depth)
         self._line("lk += 1", depth + 1)
-        self._line("w = 1", depth + 1)
         if self.flow.counts is None:
             self._line("ipc = _PC0[_k]", depth + 1)
         zero = sorted({x for live in self.flow.entry_live.values() for x in live if x[0] == "t"},
@@ -578,15 +596,16 @@ class FunctionWriter:
         for name in zero:
             self._line(f"{name} = 0", depth + 1)
         self._continue_in("_k", depth + 1)
-        self._exit(EXIT_NOCHAIN, "rem - left", src, depth)
+        self._exit(EXIT_NOCHAIN, self._used(), src, depth)
 
     def _transition(self, st: Step, depth: int) -> None:
         """Jump to the unit's TB ``j`` where the dispatcher would chain to it, else leave.
 
         ``w`` says no Python ran outside the unit since the last full check (queued work,
-        stop request, run state, flags): nothing else can change those.  The chain itself
-        is checked every time: ``_J[slot] is _T`` also says the target is valid, since
-        invalidating a TB unchains it (``Translator._invalidate``).
+        stop request, run state, flags, ``_V``): nothing else can change those.  An edge
+        not chained when the unit was built (a TB's self-loop compiled before its first
+        chaining, say) checks its chain every time: ``_J[slot] is _T`` also says the target
+        is valid, since invalidating a TB unchains it (``Translator._invalidate``).
         """
         src = self.member_of[st.uid]
         j = self.variant.edges[st.uid]
@@ -594,29 +613,34 @@ class FunctionWriter:
         slot = st.value
         if self.flags_mode == "call":  # tb_flags may read any slot: env must be current
             self._writeback(dirty, depth)
+        # one subtraction: the TB's instructions from the budget, one more chained TB
         if self.flow.counts is None:
-            self._line("left -= n", depth)
+            self._line(f"left -= (n << {COUNT_SHIFT}) + 1", depth)
             self._line("n = 0", depth)
         else:
-            self._line(f"left -= {self.flow.counts[st.uid]}", depth)
-        # the target runs whole here, or the dispatcher runs it (checked) as the slice ends
-        checks = [f"left >= {self.unit.members[j].max_insns}", f"_J{src}[{slot}] is _T{j}"]
+            self._line(f"left -= {(self.flow.counts[st.uid] << COUNT_SHIFT) + 1}", depth)
+        # the target runs whole here, or the dispatcher runs it (checked) as the slice ends:
+        # left covers max_insns, whatever the count of chained TBs in its low bits
+        checks = [f"left > {(self.unit.members[j].max_insns - 1) << COUNT_SHIFT}"]
         state, flags = self._state_checks(st, self.member_flags[j])
-        checks.append(f"(w or ({' and '.join(state)}))")
+        if st.uid in self.variant.verified:
+            state.insert(0, "_V[0]")
+        else:
+            checks.append(f"_J{src}[{slot}] is _T{j}")
+        checks.append(f"(w or (w := ({' and '.join(state)})))")
         self._line(f"if {' and '.join(checks + flags)}:", depth)
-        self._line("it += 1", depth + 1)
-        self._line("w = 1", depth + 1)
         if self.flow.counts is None:
             self._line(f"ipc = {self.unit.members[j].tb.pc}", depth + 1)
         for name in sorted(self.flow.entry_live[j], key=_var_order):
             if name[0] == "t":
                 self._line(f"{name} = 0", depth + 1)
         self._continue_in(str(j), depth + 1)
+        self._line("left += 1", depth)  # not chained after all
         for d in st.tail:  # what only the exit reads (see .sink)
             if d.uid not in self.flow.dead:
                 for text in d.lines:
                     self._line(text, depth)
-        self._exit(slot, "rem - left", src, depth)
+        self._exit(slot, self._used(), src, depth)
 
 
 def _runs(slots) -> list[tuple[int, int]]:
