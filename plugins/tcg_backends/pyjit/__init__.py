@@ -13,7 +13,10 @@ Modules, one job each:
                     reference semantics), and the generated names;
 * :mod:`.lower`     the core ops' semantics as Python expressions;
 * :mod:`.analysis`  blocks, dirty globals and liveness over a compilation unit;
+* :mod:`.fuse`      single-use temps joined into the expression that reads them;
+* :mod:`.sink`      values only exits read computed on exit paths only;
 * :mod:`.codegen`   the source of the generated function;
+* :mod:`.peephole`  adjacent assignments merged in the final source;
 * :mod:`.flags`     knowing the TB flags unchanged without calling ``tb_flags`` each jump;
 * :mod:`.region`    hot loops of chained TBs gathered into one unit;
 * :mod:`.tier0`     a TB's first runs, op by op, before compiling it pays;

@@ -37,6 +37,7 @@ from core.softmmu import PAGE_BITS, TLB_SIZE, WORD_VIEWS
 
 from .analysis import Block, Flow, Member, Unit, Variant
 from .lower import cond_expr
+from .peephole import merge_assignments
 from .steps import Kind, Step
 
 # ``left`` holds two counters in one int, so that a transition updates both with one
@@ -136,7 +137,7 @@ class FunctionWriter:
             self._stats_flush(2)
             tail += self.lines
         tail.append("        raise")
-        return "\n".join(head + body + shared_exit + tail) + "\n"
+        return "\n".join(merge_assignments(head + body + shared_exit + tail)) + "\n"
 
     def tables(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
         """(_IPC, _CNT): insn pc and instruction count of each raising site ``ip``."""
