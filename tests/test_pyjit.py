@@ -179,6 +179,29 @@ def test_multi_tb_loop_becomes_a_region_and_matches_interp():
     assert "region form" in forms
 
 
+NESTED = [("MOVI", 6, 0, 300), ("MOVI", 5, 0, 0), ("MOVI", 0, 0, 0), "outer",
+          ("ADDI", 6, 6, -1), ("BZ", 6, "done"), ("ADD", 7, 6, 0), ("MOVI", 9, 0, 7), "inner",
+          ("ADDI", 5, 5, 3), ("ADDI", 9, 9, -1), ("BZ", 9, "outer"),  # leaves both early
+          ("ADDI", 7, 7, -1), ("BNZ", 7, "inner"), ("ADDI", 5, 5, 100), ("B", 0, 0, "outer"),
+          "done", ("EXIT", 0, 5, 0)]
+
+
+@pytest.mark.parametrize("slice_", [3, 17, 100_000])
+def test_nested_loops_in_a_region_match_interp(slice_):
+    """An inner loop (r6 times, at most 7) inside an outer one, left early for the outer
+    loop's head from inside: the region lays the inner loop out as its own ``while``
+    (leaving it backwards goes through the test after it); every slice gives the
+    interpreter's run."""
+    interp, pyjit = run_both(NESTED, schedule={"slice": slice_})
+    assert interp == pyjit
+    m = machine(NESTED)
+    m.run()
+    regions = [tb.compiled.sources["region"] for tb in m.translator.cache.values()
+               if "region" in tb.compiled.sources]
+    nested = [src for src in regions if src.count("while True:") >= 2]
+    assert nested and all("if _b < " in src for src in nested)
+
+
 def _region_cell(m):
     """The cell (``_V``) of the region the machine built."""
     for tb in m.translator.cache.values():

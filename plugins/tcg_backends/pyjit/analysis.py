@@ -118,6 +118,7 @@ class Variant:
     checked: bool  # a budget check at every insn_start (the slice may end inside the TB)
     edges: dict[int, int] = field(factory=dict)  # GOTO step uid -> member it continues in
     verified: frozenset[int] = frozenset()  # edges chained at build time (cell _V vouches)
+    loops: tuple[tuple[int, int], ...] = ()  # member ranges that loop (see .region.nest)
     transition_writeback: bool = False  # transitions write globals back (to call tb_flags)
     lookup_var: str = ""  # the pc's variable, when exit_tb may continue in any member
 

@@ -38,7 +38,8 @@ from .codegen import COUNT_SHIFT, FunctionWriter, Unstructured
 from .flags import FlagsGuard
 from .fuse import fuse
 from .sink import sink
-from .region import REGION_AFTER, REGION_GROWTH, REGION_LAST, collect, edges, static_exit_pcs
+from .region import (REGION_AFTER, REGION_GROWTH, REGION_LAST, collect, edges, nest,
+                     static_exit_pcs)
 from .steps import Kind, Namespace, StepBuilder
 
 _RUNNING = CPURunState.RUNNING
@@ -178,13 +179,14 @@ class PyJitBackend(Backend):
             info.append((m.tb, slots, static_exit_pcs(m, pc_var)))
         return edges(info)
 
-    def _build(self, unit: Unit, ns: Namespace, *, checked: bool, code: CompiledTB, form: str):
+    def _build(self, unit: Unit, ns: Namespace, *, checked: bool, code: CompiledTB, form: str,
+               loops: tuple = ()):
         guard = self.flags
         lookups = len(unit.members) > 1 and self._pc_direct and not checked
         edge_map = {} if checked else self._edges(unit)
         cell, verified = [True], self._vouch(unit, edge_map)
         variant = Variant(checked=checked, edges=edge_map, verified=frozenset(verified),
-                          transition_writeback=guard.mode == "call",
+                          loops=loops, transition_writeback=guard.mode == "call",
                           lookup_var=f"g{self._frontend.pc_slot}" if lookups else "")
         fl = flow(unit, variant)
         if sink(unit, variant, fl.entry_live, frozenset(f"g{s}" for s in guard.slots)):
@@ -276,8 +278,9 @@ class PyJitBackend(Backend):
         tbs = collect(tb, usable)
         if tbs is None or len(tbs) < 2:  # no loop, or the TB's own (its full form's already)
             return
-        if tuple(tbs) == code.members:
+        if {id(t) for t in tbs} == {id(t) for t in code.members}:
             return
+        tbs, loops = nest(tbs)
         ns = Namespace()
         members, uid, block = [], 0, 0
         for k, other in enumerate(tbs):
@@ -286,20 +289,21 @@ class PyJitBackend(Backend):
             block += len(m.blocks)
             members.append(m)
         try:
-            fn = self._build(Unit(members), ns, checked=False, code=code, form="region")
+            fn = self._build(Unit(members), ns, checked=False, code=code, form="region",
+                             loops=loops)
         except Unstructured:
             code.sources.pop("region", None)
             code.next_region = _NEVER
             return
-        code.full = fn
-        code.members = tuple(tbs)
+        members_now = tuple(tbs)
         # every TB of the region enters it at its own code: the same function (code
         # object) with another default start
-        for k, other in enumerate(tbs[1:], 1):
+        for k, other in enumerate(tbs):
             oc: CompiledTB = other.compiled
-            oc.in_region = True
-            oc.full = FunctionType(fn.__code__, fn.__globals__, fn.__name__, (k,), fn.__closure__)
-            oc.members = code.members
+            oc.in_region = other is not tb
+            oc.full = fn if k == 0 else FunctionType(fn.__code__, fn.__globals__, fn.__name__,
+                                                     (k,), fn.__closure__)
+            oc.members = members_now
 
     # ------------------------------------------------------------------ execute
 

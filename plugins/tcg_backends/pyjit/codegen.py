@@ -13,9 +13,10 @@ the instructions run, and which TB of the unit it left from.
   memoryview); the slow path calls ``load_slow``/``store_slow``.
 * Control flow inside a TB: forward branches become nested ``if`` blocks; anything else
   (backward or crossing branches) runs as a block-dispatch loop, slower and always right.
-* A transition (a ``goto_tb`` to a TB of the unit, the TB itself included) is a
-  ``continue`` of a ``while`` loop, taken only where ``core.exec.cpu_exec`` would have
-  chained the same two TBs: budget left, no queued work, no stop request, the vCPU
+* A transition (a ``goto_tb`` to a TB of the unit, the TB itself included) falls
+  through to the next TB's code or continues a ``while`` loop (one per loop of TBs,
+  see :meth:`FunctionWriter._member_dispatch`), taken only where ``core.exec.cpu_exec``
+  would have chained the same two TBs: budget left, no queued work, no stop request, the vCPU
   running, the target valid and the current chain target, the TB flags equal (see
   :mod:`.flags`).  Otherwise the unit returns and the dispatcher decides, as always.
   ``w`` remembers that those checks passed and no Python outside the unit has run since
@@ -68,7 +69,9 @@ class FunctionWriter:
         self.loop = bool(variant.edges)
         self.multi = len(unit.members) > 1
         self.track_w = self.loop and flags_mode == "witness"  # the flags snapshot is used
-        self.inner: int | None = None  # the member whose own loop is being written
+        # the loops (member index ranges, see .region.nest) around the code being written,
+        # innermost last; the function's own ``while`` is (0, last member)
+        self.ranges: list[tuple[int, int]] = [(0, len(unit.members) - 1)]
         self.block_dispatch = False
         self.lines: list[str] = []
         self.sites: list[tuple[int, int]] = []  # (insn pc, count) per raising site
@@ -77,7 +80,6 @@ class FunctionWriter:
         for mi, m in enumerate(unit.members):
             for st in m.steps:
                 self.member_of[st.uid] = mi
-        self.self_looping = {j for uid, j in variant.edges.items() if self.member_of[uid] == j}
         self.uses_mmu = any(st.kind in (Kind.QLD, Kind.QST) for m in unit.members
                             for st in m.steps)
 
@@ -155,48 +157,78 @@ class FunctionWriter:
         return self.lines
 
     def _member_dispatch(self) -> list[str]:
-        """Several TBs: ``while True`` over a binary tree of ``if _b < k`` tests whose
-        leaves are the members' structured code (a transition costs about log2(members)
-        compares instead of a scan of them all)."""
+        """Several TBs, laid out in order (loops contiguous, see .region.nest): member
+        ``k`` under ``if _b <= k``, each loop of members in its own ``while True``.
+
+        While member ``k`` runs, ``_b <= k``.  So a jump to the next member that ends its
+        member's code falls through (one compare, no store), a jump further on sets
+        ``_b`` and falls through the tests in between, and a jump back to a loop's head
+        sets ``_b`` and continues that loop: a compare, not a walk from the first member.
+        Leaving a loop (``_b`` below its first member, or -1 for the exit) goes through
+        the test after it, loop by loop outwards.
+        """
         self._reset()
         self._line("while True:", 2)
-        self._dispatch_tree(0, len(self.unit.members), 3)
+        last = len(self.unit.members) - 1
+        self._members(0, last, 3, outermost=True)
         return self.lines
 
-    def _dispatch_tree(self, lo: int, hi: int, depth: int) -> None:
-        if hi - lo == 1:
-            self._member_arm(lo, depth)
-            return
-        mid = (lo + hi) // 2
-        self._line(f"if _b < {mid}:", depth)
-        self._dispatch_tree(lo, mid, depth + 1)
-        self._line("else:", depth)
-        self._dispatch_tree(mid, hi, depth + 1)
+    def _members(self, lo: int, hi: int, depth: int, outermost: bool = False) -> None:
+        loops = self.variant.loops
+        k = lo
+        while k <= hi:
+            inner = max((r for r in loops if r[0] == k and r[1] <= hi and r != (lo, hi)),
+                        key=lambda r: r[1], default=None)
+            if inner is not None:
+                self._loop(inner, depth)
+                k = inner[1] + 1
+                continue
+            if outermost and k == hi:  # _b never exceeds the last member: no test
+                self._member_body(self.unit.members[k], depth)
+            else:
+                self._line(f"if _b <= {k}:", depth)
+                self._member_body(self.unit.members[k], depth + 1)
+            k += 1
 
-    def _member_arm(self, mi: int, depth: int) -> None:
-        m = self.unit.members[mi]
-        if mi in self.self_looping:  # its jumps to itself skip the dispatch
+    def _loop(self, loop: tuple[int, int], depth: int) -> None:
+        h, t = loop
+        outer_lo = self.ranges[-1][0]
+        self.ranges.append(loop)
+        if h == t:  # a TB jumping to itself: tested once, before its loop
+            self._line(f"if _b <= {h}:", depth)
+            depth += 1
             self._line("while True:", depth)
-            self.inner = mi
-            self._member_body(m, depth + 1)
-            self.inner = None
-            self._line("if _b < 0:", depth)
-            self._line("break", depth + 1)
+            self._member_body(self.unit.members[h], depth + 1)
         else:
-            self._member_body(m, depth)
+            self._line("while True:", depth)
+            self._members(h, t, depth + 1)
+        self._line("break", depth + 1)  # past its last member: _b is further on
+        self.ranges.pop()
+        # left backwards (or for the exit): the loop around goes on, or leaves in turn
+        self._line(f"if _b < {h}:", depth)
+        if outer_lo < h:
+            self._line(f"if _b < {outer_lo}:", depth + 1)
+            self._line("break", depth + 2)
+            self._line("continue", depth + 1)
+        else:
+            self._line("break", depth + 1)
 
     def _member_body(self, m: Member, depth: int) -> None:
         by_index = {b.index: b for b in m.blocks}
         reach = set(m.reachable)
         if by_index[m.reachable[-1]].falls_off:
             raise Unstructured  # the dispatch form raises at run time, as the interpreter
-        self._region(by_index, reach, m.entry, m.entry + len(m.blocks), depth)
+        self._region(by_index, reach, m.entry, m.entry + len(m.blocks), depth, tail=True)
 
     # ---------------------------------------------------------------- structure
 
     def _region(self, by_index: dict[int, Block], reach: set[int], start: int, end: int,
-                depth: int) -> None:
-        """Emit blocks [start, end) at ``depth``; control leaves only to ``end`` or out."""
+                depth: int, tail: bool = False) -> None:
+        """Emit blocks [start, end) at ``depth``; control leaves only to ``end`` or out.
+
+        ``tail``: nothing of the member follows this code, so a transition at its end
+        may fall out of the member's code (see :meth:`_member_dispatch`).
+        """
         bi = start
         while bi < end:
             b = by_index[bi]
@@ -208,7 +240,8 @@ class FunctionWriter:
                 self._step(st, depth)
             if t is None or t.kind in (Kind.GOTO, Kind.EXIT):
                 if t is not None:
-                    self._step(t, depth)
+                    last = tail and not any(x in reach for x in range(bi + 1, end))
+                    self._step(t, depth, tail=last)
                 bi += 1
                 continue
             target = b.succs[0]
@@ -240,6 +273,20 @@ class FunctionWriter:
                 raise Unstructured
             cond = self._branch_cond(t, depth)
             self._line(f"if not ({cond}):", depth)
+            if (tail and else_end is None and target > bi + 1 and bi + 1 in reach
+                    and not _reaches(by_index, reach, bi + 1, target)):
+                # the fall-through path ends in exits: the rest goes under ``else``, so
+                # both end the member's code
+                for lo, hi, word in ((bi + 1, target, None), (target, end, "else:")):
+                    if word is not None:
+                        if not any(x in reach for x in range(lo, hi)):
+                            break
+                        self._line(word, depth)
+                    mark = len(self.lines)
+                    self._region(by_index, reach, lo, hi, depth + 1, tail=True)
+                    if len(self.lines) == mark:
+                        self._line("pass", depth + 1)
+                return
             mark = len(self.lines)
             if else_end is None:
                 self._region(by_index, reach, bi + 1, target, depth + 1)
@@ -351,7 +398,7 @@ class FunctionWriter:
         """The instructions run by the TBs before this one, from ``left``."""
         return f"rem + (-left >> {COUNT_SHIFT})"  # rem - ceil(left / 2**COUNT_SHIFT)
 
-    def _step(self, st: Step, depth: int) -> None:
+    def _step(self, st: Step, depth: int, tail: bool = False) -> None:
         k = st.kind
         if st.uid in self.flow.dead or st.deferred or k in (Kind.LABEL, Kind.NOP, Kind.BR):
             return
@@ -378,7 +425,7 @@ class FunctionWriter:
                 self._leave(st, EXIT_NOCHAIN, depth)
         elif k is Kind.GOTO:
             if st.uid in self.variant.edges:
-                self._transition(st, depth)
+                self._transition(st, depth, tail)
             else:
                 self._leave(st, st.value, depth)
 
@@ -393,8 +440,8 @@ class FunctionWriter:
         self._line(f"_xm = {member}", depth)
         if pc is not None:
             self._line(f"_xp = {pc}", depth)
-        if self.inner is not None:
-            self._line("_b = -1", depth)  # then out of the dispatch loop too
+        if len(self.ranges) > 1:
+            self._line("_b = -1", depth)  # then out of the loops around too
         self._line("break", depth)
 
     def _call(self, st: Step, depth: int) -> None:
@@ -558,15 +605,20 @@ class FunctionWriter:
                 state.append(probe)
         return state, flags
 
-    def _continue_in(self, target: str, depth: int) -> None:
+    def _continue_in(self, target: str, depth: int, src: int = -1) -> None:
         """Go on in member ``target`` (a number, or a variable holding one)."""
-        if self.inner is not None and target == str(self.inner):
-            self._line("continue", depth)  # the member's own loop
-        elif self.inner is not None:
+        if self.multi:
+            h = self.ranges[-1][0]
+            if target == str(src) == str(h):  # the loop's head to itself: _b <= src holds
+                self._line("continue", depth)
+                return
             self._line(f"_b = {target}", depth)
-            self._line("break", depth)  # out of the member's loop, to the dispatch
-        elif self.multi:
-            self._line(f"_b = {target}", depth)
+            if not target.isdigit() and h > 0:  # found at run time: maybe before the loop
+                self._line(f"if _b < {h}:", depth)
+                self._line("break", depth + 1)
+            elif target.isdigit() and int(target) < h:  # before this loop: leave it
+                self._line("break", depth)
+                return
             self._line("continue", depth)
         elif self.block_dispatch:
             self._line(f"_b = {self.unit.members[0].entry}", depth)
@@ -599,7 +651,7 @@ class FunctionWriter:
         self._continue_in("_k", depth + 1)
         self._exit(EXIT_NOCHAIN, self._used(), src, depth)
 
-    def _transition(self, st: Step, depth: int) -> None:
+    def _transition(self, st: Step, depth: int, tail: bool = False) -> None:
         """Jump to the unit's TB ``j`` where the dispatcher would chain to it, else leave.
 
         ``w`` says no Python ran outside the unit since the last full check (queued work,
@@ -629,19 +681,42 @@ class FunctionWriter:
         else:
             checks.append(f"_J{src}[{slot}] is _T{j}")
         checks.append(f"(w or (w := ({' and '.join(state)})))")
+        zero = [name for name in sorted(self.flow.entry_live[j], key=_var_order)
+                if name[0] == "t"]
+        if tail and self.multi and j > src:
+            # the member's code ends here: fall through to member j's test (storing _b
+            # unless j is next in the same loop: _b <= src holds, and the loop's end
+            # would read it)
+            self._line(f"if not ({' and '.join(checks + flags)}):", depth)
+            self._leave_untaken(st, src, slot, depth + 1)
+            if j > src + 1 or src == self.ranges[-1][1]:
+                self._line(f"_b = {j}", depth)
+            if self.flow.counts is None:
+                self._line(f"ipc = {self.unit.members[j].tb.pc}", depth)
+            for name in zero:
+                self._line(f"{name} = 0", depth)
+            return
         self._line(f"if {' and '.join(checks + flags)}:", depth)
         if self.flow.counts is None:
             self._line(f"ipc = {self.unit.members[j].tb.pc}", depth + 1)
-        for name in sorted(self.flow.entry_live[j], key=_var_order):
-            if name[0] == "t":
-                self._line(f"{name} = 0", depth + 1)
-        self._continue_in(str(j), depth + 1)
+        for name in zero:
+            self._line(f"{name} = 0", depth + 1)
+        self._continue_in(str(j), depth + 1, src)
+        self._leave_untaken(st, src, slot, depth)
+
+    def _leave_untaken(self, st: Step, src: int, slot: int, depth: int) -> None:
+        """The transition is not taken: leave through its exit instead."""
         self._line("left += 1", depth)  # not chained after all
         for d in st.tail:  # what only the exit reads (see .sink)
             if d.uid not in self.flow.dead:
                 for text in d.lines:
                     self._line(text, depth)
         self._exit(slot, self._used(), src, depth)
+
+
+def _reaches(by_index: dict[int, Block], reach: set[int], start: int, target: int) -> bool:
+    """Whether control can pass from the blocks [start, target) to block ``target``."""
+    return any(target in by_index[x].succs for x in range(start, target) if x in reach)
 
 
 def _runs(slots) -> list[tuple[int, int]]:

@@ -4,11 +4,12 @@ Guest loops rarely fit in one TB (ARM code branches every few instructions), and
 TB boundary costs a Python call, the globals written back and reloaded, and the chain
 checks.  Once a TB has been entered often enough, :func:`collect` follows its chained
 ``goto_tb`` exits (``tb.jmp_dest``) to gather the TBs of the loop around it; the backend
-compiles them as one unit whose jumps between them are ``continue`` s, with every global
-kept in a local the whole way round.  Each jump still checks, at run time, everything
-``cpu_exec`` would before chaining, including that the chain is still the one the unit
-was built from (``tb.jmp_dest[slot] is target``): when a TB is invalidated or relinked,
-the unit leaves at that edge and the dispatcher carries on as usual.  An ``exit_tb``
+compiles them as one unit, laid out by :func:`nest` so that each loop among them is its
+own ``while``, with every global kept in a local the whole way round.  Each jump still
+checks, at run time, everything ``cpu_exec`` would before chaining, including that the
+chain is still the one the unit was built from (a cell the backend clears when one of
+those chains is undone or relinked): when a TB is invalidated or relinked, the unit
+leaves at that edge and the dispatcher carries on as usual.  An ``exit_tb``
 (a return, an indirect jump) looks its target up in the TB cache, as the dispatcher
 would, and goes on inside the region when it is one of its TBs.
 """
@@ -71,6 +72,78 @@ def collect(head: Any, usable) -> list[Any] | None:
             members.append(dest)
         i += 1
     return members if _has_cycle(members) else None
+
+
+def nest(members: list[Any]) -> tuple[list[Any], tuple[tuple[int, int], ...]]:
+    """The members reordered so that every loop among them is a run of consecutive
+    members, and those runs (first, last index in the new order), inner loops inside
+    outer ones; the unit gives each loop its own ``while`` (see
+    ``codegen.FunctionWriter._member_dispatch``).
+
+    Loops are found as in a loop nesting forest: the strongly connected parts of the
+    graph of chained successors, in topological order; each part with a cycle is a
+    loop, its head the first member (in ``members`` order) of the part, and the part
+    minus the edges back to its head is split the same way.  So every jump to an
+    earlier member (or to itself) is a jump to the head of a loop around both.
+    """
+    index = {id(tb): k for k, tb in enumerate(members)}
+    succ = [sorted({index[id(d)] for d in successors(tb) if d is not None and id(d) in index})
+            for tb in members]
+    order: list[int] = []
+    loops: list[tuple[int, int]] = []
+
+    def place(nodes: set[int], head: int | None) -> None:
+        for part in _parts(nodes, succ, head):
+            looping = len(part) > 1 or part[0] in succ[part[0]]
+            if not looping or part[0] == head:
+                order.append(part[0])
+                continue
+            first = len(order)
+            place(set(part), min(part))
+            loops.append((first, len(order) - 1))
+
+    place(set(range(len(members))), None)
+    return [members[k] for k in order], tuple(sorted(loops, key=lambda r: (r[0], -r[1])))
+
+
+def _parts(nodes: set[int], succ: list[list[int]], head: int | None) -> list[list[int]]:
+    """Strongly connected parts of ``nodes`` (edges into ``head`` left out), in
+    topological order, each sorted, the head's own part first (Tarjan's algorithm)."""
+    counter = [0]
+    low: dict[int, int] = {}
+    num: dict[int, int] = {}
+    stack: list[int] = []
+    on: set[int] = set()
+    found: list[list[int]] = []
+
+    def visit(v: int) -> None:
+        num[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on.add(v)
+        for w in succ[v]:
+            if w not in nodes or w == head:
+                continue
+            if w not in num:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], num[w])
+        if low[v] == num[v]:
+            part = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                part.append(w)
+                if w == v:
+                    break
+            found.append(sorted(part))
+
+    for v in sorted(nodes, key=lambda x: (x != head, x)):
+        if v not in num:
+            visit(v)
+    found.reverse()  # Tarjan finds parts in reverse topological order
+    return found
 
 
 def _has_cycle(members: list[Any]) -> bool:
