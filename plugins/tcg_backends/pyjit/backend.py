@@ -230,22 +230,23 @@ class PyJitBackend(Backend):
         out = {}
         for m in unit.members:
             for st in m.steps:
-                j = edge_map.get(st.uid)
-                if j is not None and st.kind is Kind.GOTO:
+                j = edge_map.get(st.uid)  # edges are GOTO steps
+                if j is not None:
                     dest = unit.members[j].tb
                     if m.tb.jmp_dest[st.value] is dest and not dest.invalid:
                         out[st.uid] = (m.tb, st.value, dest)
         return out
 
-    def _unvouch(self, src: TranslationBlock, slot: int | None = None) -> None:
-        for s, _dest, cell in self._vouched.get(src, ()):
-            if slot is None or s == slot:
+    def _unvouch(self, src: TranslationBlock, slot: int | None = None,
+                 now: TranslationBlock | None = None) -> None:
+        """Clear the cells relying on ``src``'s exit ``slot`` (any slot: None) unless it
+        still leads to the TB they rely on (``now``)."""
+        for s, dest, cell in self._vouched.get(src, ()):
+            if (slot is None or s == slot) and dest is not now:
                 cell[0] = False
 
     def tb_chained(self, src: TranslationBlock, slot: int, dest: TranslationBlock) -> None:
-        for s, d, cell in self._vouched.get(src, ()):
-            if s == slot and d is not dest:
-                cell[0] = False  # relinked elsewhere
+        self._unvouch(src, slot, dest)  # relinked elsewhere: no longer the chain vouched for
 
     def tb_unchained(self, src: TranslationBlock, slot: int) -> None:
         self._unvouch(src, slot)

@@ -34,11 +34,11 @@ def merge_assignments(lines: list[str]) -> list[str]:
             if rhs == x and y != x:
                 out[-1] = f"{indent}{x} = {y} = {expr}"
                 continue
-            word = re.compile(rf"\b{re.escape(x)}\b")
-            if (y == x and len(word.findall(rhs)) == 1 and " = " not in rhs
-                    and _pure(expr)):
-                out[-1] = f"{indent}{x} = {word.sub(lambda _m: f'({expr})', rhs)}"
-                continue
+            if y == x and " = " not in rhs and _pure(expr):
+                word = re.compile(rf"\b{re.escape(x)}\b")
+                if len(word.findall(rhs)) == 1:
+                    out[-1] = f"{indent}{x} = {word.sub(lambda _m: f'({expr})', rhs)}"
+                    continue
         out.append(line)
     return out
 
