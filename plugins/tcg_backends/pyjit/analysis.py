@@ -174,8 +174,7 @@ def flow(unit: Unit, variant: Variant) -> Flow:
         for st in blocks[bi].steps:
             if st.kind in (Kind.GOTO, Kind.EXIT) or (st.kind is Kind.INSN and variant.checked):
                 shared |= dirty[st.uid]
-    exit_dirty = {uid: shared for uid in dirty}
-    live_after, dead, live_in = _liveness(blocks, order, succs, exit_dirty, dirty, variant)
+    live_after, dead, live_in = _liveness(blocks, order, succs, shared, dirty, variant)
     entry_live = {mi: live_in.get(m.entry, frozenset()) for mi, m in enumerate(unit.members)}
     counts: dict[int, int] | None = None
     insn_pcs: dict[int, int] = {}
@@ -192,90 +191,131 @@ def flow(unit: Unit, variant: Variant) -> Flow:
     return Flow(dirty, shared, live_after, dead, entry_live, counts, insn_pcs)
 
 
-def _dirty_through(st: Step, d: frozenset[str]) -> frozenset[str]:
-    if st.writeback:
-        d = frozenset()
-    g = [x for x in st.defs if x[0] == "g"]
-    return d | frozenset(g) if g else d
-
-
 def _dirty(blocks: list[Block], order: list[int], preds: dict[int, list[int]], entry: int,
            variant: Variant) -> dict[int, frozenset[str]]:
-    out: dict[int, frozenset[str]] = {bi: frozenset() for bi in order}
+    """Forward, to a fixed point: a worklist revisits only the blocks after a change."""
+    # per block: (uid, writes back, globals defined) of each step, computed once
+    info = {bi: [(st.uid, st.writeback, frozenset(x for x in st.defs if x[0] == "g"))
+                 for st in blocks[bi].steps] for bi in order}
+    succs: dict[int, list[int]] = {bi: [] for bi in order}
+    for bi in order:
+        for p in preds[bi]:
+            succs[p].append(bi)
+    wiped = {bi for bi in order  # transitions that wrote the globals back
+             if variant.transition_writeback and blocks[bi].term is not None
+             and blocks[bi].term.uid in variant.edges}
+    empty: frozenset[str] = frozenset()
+    out: dict[int, frozenset[str]] = {bi: empty for bi in order}
     before: dict[int, frozenset[str]] = {}
-    changed = True
-    while changed:
-        changed = False
-        for bi in order:
-            d: frozenset[str] = frozenset()
-            for p in preds[bi]:
-                po = out[p]
-                t = blocks[p].term
-                if t is not None and t.uid in variant.edges and variant.transition_writeback:
-                    po = frozenset()  # the transition wrote them back
-                d |= po
-            for st in blocks[bi].steps:
-                before[st.uid] = d
-                d = _dirty_through(st, d)
-            if d != out[bi]:
-                out[bi] = d
-                changed = True
+    work = list(reversed(order))  # popped from the end: program order first
+    queued = set(order)
+    while work:
+        bi = work.pop()
+        queued.discard(bi)
+        d = empty
+        for p in preds[bi]:
+            if p not in wiped:
+                d |= out[p]
+        for uid, writeback, g in info[bi]:
+            before[uid] = d
+            if writeback:
+                d = empty
+            if g:
+                d = d | g
+        if d != out[bi]:
+            out[bi] = d
+            _requeue(work, queued, succs[bi])
     return before
 
 
 def _liveness(blocks: list[Block], order: list[int], succs: dict[int, list[int]],
-              exit_dirty: dict[int, frozenset[str]], dirty: dict[int, frozenset[str]],
+              exit_dirty: frozenset[str], dirty: dict[int, frozenset[str]],
               variant: Variant):
+    """Backward, to a fixed point, dropping pure steps whose results nobody reads (so a
+    value read only by a dead step is dead too); a worklist revisits only the blocks
+    before a change, and each block's last visit (with its successors' final sets) is
+    the one whose results stand."""
     all_globals = frozenset(x for bi in order for st in blocks[bi].steps
                             for x in st.defs + st.uses if x[0] == "g")
+    preds: dict[int, list[int]] = {bi: [] for bi in order}
+    for bi in order:
+        for s in succs[bi]:
+            preds[s].append(bi)
+    info = {bi: [_step_info(st) for st in reversed(blocks[bi].steps)] for bi in order}
+    lookup = frozenset({variant.lookup_var}) if variant.lookup_var else frozenset()
+    checked = variant.checked
     live_in: dict[int, frozenset[str]] = {bi: frozenset() for bi in order}
     live_after: dict[int, frozenset[str]] = {}
-    dead: set[int] = set()
-    changed = True
-    while changed:
-        changed = False
-        dead.clear()
-        for bi in reversed(order):
-            live: frozenset[str] = frozenset()
-            for s in succs[bi]:
-                live |= live_in[s]
-            for st in reversed(blocks[bi].steps):
-                live_after[st.uid] = live
-                live = _live_through(st, live, exit_dirty[st.uid], dirty[st.uid], variant,
-                                     all_globals, dead)
-            if live != live_in[bi]:
-                live_in[bi] = live
-                changed = True
-    return live_after, dead, live_in
+    dead_in: dict[int, list[int]] = {}
+    work = list(order)  # popped from the end: the last block first
+    queued = set(order)
+    while work:
+        bi = work.pop()
+        queued.discard(bi)
+        live: frozenset[str] = frozenset()
+        for s in succs[bi]:
+            live |= live_in[s]
+        dead: list[int] = []
+        for uid, k, defs, uses, pure in info[bi]:
+            live_after[uid] = live
+            if k is _EXITING:
+                # after a transition the next TB's locals start from zero (a new frame);
+                # the exit writes the dirty globals back
+                live = frozenset(x for x in live if x[0] == "g") | exit_dirty
+            elif k is _LOOKUP:
+                live = frozenset(x for x in live if x[0] == "g") | exit_dirty | lookup
+            elif k is _COUNTED:
+                if checked:
+                    live = live | exit_dirty
+            elif k is _PLAIN:
+                if pure and defs and not (defs & live):
+                    dead.append(uid)
+                else:
+                    live = (live - defs) | uses
+            elif pure and defs and not (defs & live):
+                dead.append(uid)
+            elif k is _CLOBBERS:
+                live = (live - defs - all_globals) | uses | dirty[uid]
+            elif k is _WRITES_BACK:
+                live = (live - defs) | uses | dirty[uid]
+            # _SKIP: labels, branches, nops
+        dead_in[bi] = dead
+        if live != live_in[bi]:
+            live_in[bi] = live
+            _requeue(work, queued, preds[bi])
+    return live_after, {uid for d in dead_in.values() for uid in d}, live_in
 
 
-def _live_through(st: Step, live: frozenset[str], exit_dirty: frozenset[str],
-                  dirty: frozenset[str], variant: Variant, all_globals: frozenset[str],
-                  dead: set[int]) -> frozenset[str]:
+def _requeue(work: list[int], queued: set[int], blocks: list[int]) -> None:
+    """Visit ``blocks`` again (those not waiting already)."""
+    for b in blocks:
+        if b not in queued:
+            queued.add(b)
+            work.append(b)
+
+
+# what a step does to liveness (see _step_info)
+_EXITING, _LOOKUP, _COUNTED, _SKIP, _PLAIN, _CLOBBERS, _WRITES_BACK = (
+    "exit", "lookup", "insn", "skip", "plain", "clobbers", "writeback")
+
+
+def _step_info(st: Step) -> tuple:
     k = st.kind
-    if k in (Kind.GOTO, Kind.EXIT):
-        # after a transition the next TB's locals start from zero (a new frame); the exit
-        # writes the dirty globals back
-        out = frozenset(x for x in live if x[0] == "g") | exit_dirty
-        if k is Kind.EXIT and variant.lookup_var:
-            out |= {variant.lookup_var}  # the pc looked up
-        return out
-    if k is Kind.INSN:
-        return live | exit_dirty if variant.checked else live
-    if k in (Kind.LABEL, Kind.BR, Kind.NOP):
-        return live
-    defs = frozenset(st.defs)
-    if st.pure and defs and not (defs & live):
-        dead.add(st.uid)
-        return live
-    uses = frozenset(st.uses)
-    if k in (Kind.QLD, Kind.QST):
-        return (live - defs) | uses | dirty
-    if st.clobbers:
-        return (live - defs - all_globals) | uses | dirty
-    if st.writeback:
-        return (live - defs) | uses | dirty
-    return (live - defs) | uses
+    if k is Kind.GOTO:
+        kind = _EXITING
+    elif k is Kind.EXIT:
+        kind = _LOOKUP
+    elif k is Kind.INSN:
+        kind = _COUNTED
+    elif k in (Kind.LABEL, Kind.BR, Kind.NOP):
+        kind = _SKIP
+    elif k in (Kind.QLD, Kind.QST) or (st.writeback and not st.clobbers):
+        kind = _WRITES_BACK
+    elif st.clobbers:
+        kind = _CLOBBERS
+    else:
+        kind = _PLAIN
+    return st.uid, kind, frozenset(st.defs), frozenset(st.uses), st.pure
 
 
 def flag_writes_before(m: Member, slots: frozenset[int]) -> set[int]:
