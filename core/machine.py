@@ -8,6 +8,7 @@ scheduler until the guest exits, powers off, hits ``max_insns``, or deadlocks.
 
 from __future__ import annotations
 
+import gc
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -146,7 +147,24 @@ class Machine:
     # ---- the run ------------------------------------------------------------------------
 
     def run(self) -> RunResult:
-        """Run until the guest exits, every vCPU is off, ``max_insns``, or deadlock."""
+        """Run until the guest exits, every vCPU is off, ``max_insns``, or deadlock.
+
+        While it runs, the objects that existed before it (modules, the loaded image, the
+        machine itself) sit in the collector's permanent generation: a run allocates TBs,
+        IR and compiled code at a high rate, and each full collection would otherwise walk
+        that whole older heap again (about 5% of a short pyjit run).  They go back to the
+        collector afterwards, however the run ends.  A caller that froze objects itself
+        (a server about to fork, say) keeps its own arrangement: then nothing is changed.
+        """
+        if gc.get_freeze_count():
+            return self._run()
+        gc.freeze()
+        try:
+            return self._run()
+        finally:
+            gc.unfreeze()
+
+    def _run(self) -> RunResult:
         sched_cfg = self.config.schedule
         scheduler = Scheduler(sched_cfg, len(self.cpus))
         max_insns = sched_cfg.max_insns
