@@ -248,9 +248,13 @@ class SoftMMU:
         self.addr_code = [TLB_EMPTY] * TLB_SIZE
         self.host: list[memoryview | None] = [None] * TLB_SIZE
         self.addend = [0] * TLB_SIZE
-        # the entry's RAM as words: item (addr + addend) >> 1 or >> 2 of an aligned address
+        # the entry's RAM as words: item (addr >> 1) + word16[idx] or (addr >> 2) +
+        # word32[idx] of an aligned address, the addend in words (the RAM's base is word
+        # aligned wherever word views exist); small numbers, where the addend is not
         self.host16: list[memoryview | None] = [None] * TLB_SIZE
         self.host32: list[memoryview | None] = [None] * TLB_SIZE
+        self.word16 = [0] * TLB_SIZE
+        self.word32 = [0] * TLB_SIZE
         self.stats = cpu.stats
         # asynchronous flushes requested of this vCPU, applied at its next TB boundary
         self.pending_flush_all = False
@@ -367,6 +371,8 @@ class SoftMMU:
             self.host16[idx] = block.mv16
             self.host32[idx] = block.mv32
             self.addend[idx] = -block.base
+            self.word16[idx] = -block.base >> 1
+            self.word32[idx] = -block.base >> 2
             if self.on_change is not None:
                 self.on_change(idx)
             return
@@ -374,7 +380,7 @@ class SoftMMU:
             self.addr_read[idx] = self.addr_write[idx] = page | TLB_MMIO
             self.addr_code[idx] = TLB_EMPTY
             self.host[idx] = self.host16[idx] = self.host32[idx] = None
-            self.addend[idx] = 0
+            self.addend[idx] = self.word16[idx] = self.word32[idx] = 0
             if self.on_change is not None:
                 self.on_change(idx)
             return

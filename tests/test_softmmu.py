@@ -50,6 +50,28 @@ def test_first_load_fills_then_second_load_hits_fast_path():
     assert st.slow_loads == slow + 1
 
 
+def test_word_views_index_by_the_address_in_words_plus_the_entrys_word_offset():
+    """What pyjit's inline fast path reads: host32[i][(a >> 2) + word32[i]] is the word at
+    a, host16[i][(a >> 1) + word16[i]] the halfword, for the RAM page the entry maps; the
+    offsets are small ints (one CPython digit) although the addresses are not."""
+    m = machine()
+    mmu = m.cpus[0].mmu
+    write32(m, DATA + 0x24, 0x8899AABB)
+    mmu.load(DATA, MemOp.UL)  # fill
+    i = idx(DATA)
+    assert mmu.host32[i][((DATA + 0x24) >> 2) + mmu.word32[i]] == 0x8899AABB
+    assert mmu.host16[i][((DATA + 0x26) >> 1) + mmu.word16[i]] == 0x8899
+    assert abs(mmu.word32[i]) < 1 << 30 and abs(mmu.word16[i]) < 1 << 30
+    m2 = machine()
+    m2.memory.add_mmio("dev", MMIO_BASE, PAGE_SIZE, lambda a, n: 0, lambda a, n, v: None)
+    mm2 = m2.cpus[0].mmu
+    mm2.load(DATA, MemOp.UL)
+    j = idx(MMIO_BASE)
+    mm2.word32[j] = mm2.word16[j] = 123  # stale, as a RAM page left them
+    mm2.load(MMIO_BASE, MemOp.UL)  # refilled as MMIO: no host words
+    assert mm2.host32[j] is None and mm2.word32[j] == mm2.word16[j] == 0
+
+
 def test_on_change_reports_every_entry_a_fill_or_flush_changes():
     """A backend mirroring the TLB in host memory learns of each change, and of no other."""
     m = machine(vcpus=2)

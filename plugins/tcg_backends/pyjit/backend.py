@@ -313,7 +313,8 @@ class PyJitBackend(Backend):
         its flags snapshot (see :mod:`.flags`); built once per vCPU."""
         mmu = cpu.mmu
         view = (mmu.addr_read, mmu.addr_write, mmu.host, mmu.addend, mmu.load_slow,
-                mmu.store_slow, self.flags.new_snapshot(), mmu.host16, mmu.host32)
+                mmu.store_slow, self.flags.new_snapshot(), mmu.host16, mmu.host32, mmu.word16,
+                mmu.word32)
         self._mm[cpu] = (mmu, view)
         return view
 

@@ -102,7 +102,7 @@ class FunctionWriter:
         head = ["def _tb(cpu, env, rem, mm, _b=0):" if self.multi
                 else "def _tb(cpu, env, rem, mm):"]
         if self.uses_mmu or self.track_w:
-            head.append("    _ar, _aw, _hs, _ad, _ls, _ss, _sn, _h2, _h4 = mm")
+            head.append("    _ar, _aw, _hs, _ad, _ls, _ss, _sn, _h2, _h4, _o2, _o4 = mm")
         self.lines = []
         self._load_globals([name for name in entry_live if name[0] == "g"], 1)
         head += self.lines
@@ -490,13 +490,14 @@ class FunctionWriter:
         return f"({addr} >> {PAGE_BITS}) & {TLB_SIZE - 1}"
 
     @staticmethod
-    def _words(st: Step) -> tuple[str, int] | None:
-        """(view, shift) for a little-endian 16- or 32-bit access that may go through the
-        softmmu's word views (``host16``/``host32``) when aligned, else None."""
+    def _words(st: Step) -> tuple[str, int, str] | None:
+        """(view, shift, offsets) for a little-endian 16- or 32-bit access that may go
+        through the softmmu's word views (``host16``/``host32``, indexed by the address in
+        words plus ``word16``/``word32``) when aligned, else None."""
         size = st.mem[0]
         if not WORD_VIEWS or size not in (2, 4) or st.value & MemOp.MO_BSWAP:
             return None
-        return ("_h2", 1) if size == 2 else ("_h4", 2)
+        return ("_h2", 1, "_o2") if size == 2 else ("_h4", 2, "_o4")
 
     def _fast_paths(self, st: Step, addr: str, tags: str, depth: int):
         """The inline TLB compare(s); yields (depth, host expression) for each fast path.
@@ -512,13 +513,14 @@ class FunctionWriter:
             self._line(f"if {tags}[_i] == {self._tag(addr, adj, cmpmask)}:", depth)
             yield depth + 1, None
             return
-        view, shift = words
+        view, shift, offsets = words
         if addr[0].isdigit() and int(addr) & (size - 1):  # misaligned constant: no word path
             self._line(f"if {tags}[_i] == {self._tag(addr, adj, cmpmask)}:", depth)
             yield depth + 1, None
             return
         self._line(f"if {tags}[_i] == {self._tag(addr, 0, cmpmask | (size - 1))}:", depth)
-        yield depth + 1, f"{view}[_i][({addr} + _ad[_i]) >> {shift}]"
+        word = str(int(addr) >> shift) if addr[0].isdigit() else f"({addr} >> {shift})"
+        yield depth + 1, f"{view}[_i][{word} + {offsets}[_i]]"
         if cmpmask & (size - 1) != size - 1 and not addr[0].isdigit():  # misaligned allowed
             self._line(f"elif {tags}[_i] == {self._tag(addr, adj, cmpmask)}:", depth)
             yield depth + 1, None
