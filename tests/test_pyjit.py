@@ -570,3 +570,36 @@ def test_budget_exit_in_tier0_and_checked_form():
         assert (last, exit_slot, n) == (body, EXIT_BUDGET, 2)
         assert m.frontend.get_pc(cpu) == RAM_BASE + 16 and cpu.env[5] == 3 * 34
         assert (body.compiled.checked is not None) == (opts is HOT)
+
+
+def test_a_masked_value_fused_into_wrapping_arithmetic_loses_its_own_mask():
+    """(b + ((a << 3) & M)) & M is (b + (a << 3)) & M: fuse drops masks that the reader's
+    own mask makes redundant, and keeps those a right shift would see."""
+    m = machine(None)
+    fe, cpu = m.frontend, m.cpus[0]
+    tb = TranslationBlock(RAM_BASE)
+    b = Builder(tb, m.registry.optable)
+    t = [b.temp_new_i32() for _ in range(7)]
+    b.insn_start(RAM_BASE)
+    b.shl_i32(t[0], fe.r[1], b.const_i32(3))
+    b.add_i32(t[1], fe.r[2], t[0])
+    b.mul_i32(t[2], t[1], fe.r[3])
+    b.neg_i32(t[3], t[2])
+    b.sub_i32(fe.r[5], fe.r[4], t[3])
+    b.shl_i32(t[5], fe.r[1], b.const_i32(2))
+    b.shr_i32(fe.r[6], t[5], b.const_i32(1))  # sees bits 32 and up: the mask stays
+    b.exit_tb(0)
+    m.backend.compile(tb)
+    text = m.backend.describe(tb)
+    r5 = next(line for line in text.splitlines() if line.strip().startswith("g5 = "))
+    r6 = next(line for line in text.splitlines() if line.strip().startswith("g6 = "))
+    assert r5.count("& 4294967295") == 1, r5
+    assert "& 4294967295" in r6, r6
+    M = 0xFFFFFFFF
+    for a, bb, c, d in [(0xFFFFFFFF, 0xFFFFFFF0, 0x80000001, 7), (0x9E3779B9, 1, M, M),
+                        (0x20000000, 0xE0000000, 3, 0)]:
+        cpu.env[1:5] = [a, bb, c, d]
+        m.backend.execute(cpu, tb, 10)
+        want5 = (d - (-(((bb + ((a << 3) & M)) & M) * c & M) & M)) & M
+        assert cpu.env[5] == want5
+        assert cpu.env[6] == ((a << 2) & M) >> 1

@@ -4,7 +4,10 @@ TCG IR names every intermediate value (``t0 = a ^ b; VF = VF & t0``); as Python 
 a store and a load of a local per temp, and a line each.  Where a TB-local temp has one
 definition (a one-line pure native step) and one reader (a one-line native step later in
 the same block), with nothing in between that may change the definition's operands,
-the reader gets ``(expression)`` in place of the temp and the definition goes.
+the reader gets ``(expression)`` in place of the temp and the definition goes.  Where
+both mask to the same width and the reader only adds, subtracts, multiplies or shifts the
+temp left, the definition's own mask goes too (``(a + ((b << 2) & M)) & M`` is
+``(a + (b << 2)) & M``).
 """
 
 from __future__ import annotations
@@ -63,6 +66,11 @@ def _fuse_into_reader(b: Block, k: int) -> bool:
             if _NAME.findall(expr).count(temp) != 1:
                 return False
             value = "(" + d.lines[0].partition(" = ")[2] + ")"
+            if d.ring and d.ring == st.ring and temp in st.ring_ins:
+                # a residue is enough where the reader puts it: no mask of its own (the
+                # rest is one parenthesised group, see StepBuilder._base)
+                value = value[1:-len(f" & {d.ring})")]
+                st.ring_ins = tuple(a for a in st.ring_ins if a != temp) + d.ring_ins
             expr = re.sub(r"\b" + temp + r"\b", lambda _: value, expr)
             st.lines = (f"{target} = {expr}",)
             st.ins = tuple(a for a in st.ins if a != temp) + d.ins

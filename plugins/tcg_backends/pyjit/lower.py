@@ -148,7 +148,7 @@ def _remu(i, c, bits, mask):
 
 
 def _neg(i, c, bits, mask):
-    return f"-{i[0]} & {mask}"
+    return f"(-{i[0]}) & {mask}"
 
 
 def _not(i, c, bits, mask):
@@ -233,6 +233,17 @@ SINGLE: dict[str, Lowering] = {
     "extract": _extract, "sextract": _sextract, "deposit": _deposit, "setcond": _setcond,
     "movcond": _movcond,
 }
+
+def ring_operands(family: str, ins: tuple) -> tuple | None:
+    """The operands a lowered ``family`` op uses only through +, -, * and << by a
+    constant before its final mask (None: not such an op): any int of the same residue
+    modulo 2**bits gives the same result there."""
+    if family in ("add", "sub", "mul"):
+        return ins
+    if family == "neg" or (family == "shl" and is_lit(ins[1])):
+        return ins[:1]
+    return None
+
 
 #: the width-changing ops (no _i32/_i64 suffix in their names)
 CONVERSIONS: dict[str, Callable[[tuple], str]] = {

@@ -65,6 +65,11 @@ class Step:
     literal: int | None = None  # NATIVE: the constant assigned, when it is one
     mem: tuple = ()  # QLD/QST: (size, namespace name of the struct function, adj, cmpmask)
     signed_fix: str = ""  # QLD: the mask applied after the load, or ""
+    # NATIVE ``d = (core) & ring``, where core uses the operands ``ring_ins`` only through
+    # +, -, * and << by a constant: those may be any int of the right residue mod
+    # ring + 1, so a masked value fused into one of them needs no mask of its own (fuse)
+    ring: int = 0
+    ring_ins: tuple[str, ...] = ()
     env_slot: int = -1  # NATIVE store to a non-global env slot: the slot
     uid: int = 0  # unique in the compilation unit (set by StepBuilder)
     deferred: bool = False  # moved behind a transition: runs on its exit path only (sink)
@@ -218,6 +223,9 @@ class StepBuilder:
                 step = self._native(i, defs, atoms, [f"{defs[0]} = {expr}"])
                 if expr.isdigit():
                     step.literal = int(expr)
+                ring = lower.ring_operands(fam, atoms)
+                if ring is not None and expr.endswith(f") & {mask}"):
+                    step.ring, step.ring_ins = mask, tuple(a for a in ring if a[0] in "gt")
                 return step
         lines = lower.multi_statement(fam, defs, atoms, bits, mask, "_s")
         if lines is not None:
