@@ -77,13 +77,9 @@ class Step:
 
     @property
     def uses(self) -> tuple[str, ...]:
-        """The variables read (literals and namespace objects are not variables)."""
-        return tuple([a for a in self.ins if a[0] in "gt"])  # is_var, inlined: hot
-
-
-def is_var(atom: str) -> bool:
-    """``g<slot>`` (a global's local) or ``t<index>`` (a TB-local temp)."""
-    return atom[0] in "gt"
+        """The variables read: ``g<slot>`` (a global's local) and ``t<index>`` (a TB-local
+        temp); literals and namespace objects are not variables."""
+        return tuple([a for a in self.ins if a[0] in "gt"])
 
 
 @define
