@@ -156,13 +156,14 @@ class Machine:
         collector afterwards, however the run ends.  A caller that froze objects itself
         (a server about to fork, say) keeps its own arrangement: then nothing is changed.
         """
-        if gc.get_freeze_count():
-            return self._run()
-        gc.freeze()
+        ours = not gc.get_freeze_count()
+        if ours:
+            gc.freeze()
         try:
             return self._run()
         finally:
-            gc.unfreeze()
+            if ours:
+                gc.unfreeze()
 
     def _run(self) -> RunResult:
         sched_cfg = self.config.schedule

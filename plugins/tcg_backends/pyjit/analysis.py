@@ -166,7 +166,7 @@ def flow(unit: Unit, variant: Variant) -> Flow:
     for bi in order:
         for s in succs[bi]:
             preds[s].append(bi)
-    dirty = _dirty(blocks, order, preds, entry_of[0], variant)
+    dirty = _dirty(blocks, order, preds, succs, variant)
     # every exit leaves through one shared exit (the source stays small), which writes
     # back the union of the exits' dirty sets: those must be valid at every exit
     shared: frozenset[str] = frozenset()
@@ -174,7 +174,7 @@ def flow(unit: Unit, variant: Variant) -> Flow:
         for st in blocks[bi].steps:
             if st.kind in (Kind.GOTO, Kind.EXIT) or (st.kind is Kind.INSN and variant.checked):
                 shared |= dirty[st.uid]
-    live_after, dead, live_in = _liveness(blocks, order, succs, shared, dirty, variant)
+    live_after, dead, live_in = _liveness(blocks, order, preds, succs, shared, dirty, variant)
     entry_live = {mi: live_in.get(m.entry, frozenset()) for mi, m in enumerate(unit.members)}
     counts: dict[int, int] | None = None
     insn_pcs: dict[int, int] = {}
@@ -191,16 +191,12 @@ def flow(unit: Unit, variant: Variant) -> Flow:
     return Flow(dirty, shared, live_after, dead, entry_live, counts, insn_pcs)
 
 
-def _dirty(blocks: list[Block], order: list[int], preds: dict[int, list[int]], entry: int,
-           variant: Variant) -> dict[int, frozenset[str]]:
+def _dirty(blocks: list[Block], order: list[int], preds: dict[int, list[int]],
+           succs: dict[int, list[int]], variant: Variant) -> dict[int, frozenset[str]]:
     """Forward, to a fixed point: a worklist revisits only the blocks after a change."""
     # per block: (uid, writes back, globals defined) of each step, computed once
     info = {bi: [(st.uid, st.writeback, frozenset(x for x in st.defs if x[0] == "g"))
                  for st in blocks[bi].steps] for bi in order}
-    succs: dict[int, list[int]] = {bi: [] for bi in order}
-    for bi in order:
-        for p in preds[bi]:
-            succs[p].append(bi)
     wiped = {bi for bi in order  # transitions that wrote the globals back
              if variant.transition_writeback and blocks[bi].term is not None
              and blocks[bi].term.uid in variant.edges}
@@ -228,8 +224,8 @@ def _dirty(blocks: list[Block], order: list[int], preds: dict[int, list[int]], e
     return before
 
 
-def _liveness(blocks: list[Block], order: list[int], succs: dict[int, list[int]],
-              exit_dirty: frozenset[str], dirty: dict[int, frozenset[str]],
+def _liveness(blocks: list[Block], order: list[int], preds: dict[int, list[int]],
+              succs: dict[int, list[int]], exit_dirty: frozenset[str], dirty: dict[int, frozenset[str]],
               variant: Variant):
     """Backward, to a fixed point, dropping pure steps whose results nobody reads (so a
     value read only by a dead step is dead too); a worklist revisits only the blocks
@@ -237,10 +233,6 @@ def _liveness(blocks: list[Block], order: list[int], succs: dict[int, list[int]]
     the one whose results stand."""
     all_globals = frozenset(x for bi in order for st in blocks[bi].steps
                             for x in st.defs + st.uses if x[0] == "g")
-    preds: dict[int, list[int]] = {bi: [] for bi in order}
-    for bi in order:
-        for s in succs[bi]:
-            preds[s].append(bi)
     info = {bi: [_step_info(st) for st in reversed(blocks[bi].steps)] for bi in order}
     lookup = frozenset({variant.lookup_var}) if variant.lookup_var else frozenset()
     checked = variant.checked

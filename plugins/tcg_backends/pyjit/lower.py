@@ -234,6 +234,7 @@ SINGLE: dict[str, Lowering] = {
     "movcond": _movcond,
 }
 
+
 def ring_operands(family: str, ins: tuple) -> tuple | None:
     """The operands a lowered ``family`` op uses only through +, -, * and << by a
     constant before its final mask (None: not such an op): any int of the same residue

@@ -221,7 +221,7 @@ class StepBuilder:
                     step.literal = int(expr)
                 ring = lower.ring_operands(fam, atoms)
                 if ring is not None and expr.endswith(f") & {mask}"):
-                    step.ring, step.ring_ins = mask, tuple(a for a in ring if a[0] in "gt")
+                    step.ring, step.ring_ins = mask, ring
                 return step
         lines = lower.multi_statement(fam, defs, atoms, bits, mask, "_s")
         if lines is not None:
