@@ -249,6 +249,37 @@ def test_a_call_budget_cap_below_the_slice_changes_nothing(monkeypatch):
     assert "region form" in " ".join(sources(m))
 
 
+def test_a_units_budget_and_count_stay_one_cpython_digit():
+    """``left`` (budget and chained-TB count in one int) stays below 2**30 however large
+    the slice, where CPython 3.11 subtracts and compares ints on its fast paths."""
+    import sys
+
+    prog = [("MOVI", 6, 0, 3 * REGION_AFTER), ("MOVI", 5, 0, 0), "loop", ("ADDI", 5, 5, 1),
+            ("BZ", 5, "skip"), ("ADDI", 5, 5, 2), "skip", ("ADDI", 6, 6, -1),
+            ("BNZ", 6, "loop"), ("EXIT", 0, 5, 0)]
+    seen = []
+
+    def tracer(frame, event, arg):
+        if not frame.f_code.co_filename.startswith("<pyjit"):
+            return None
+
+        def lines(frame, event, arg):
+            if "left" in frame.f_locals:
+                seen.append(frame.f_locals["left"])
+            return lines
+        return lines
+
+    m = machine(prog, schedule={"slice": 10_000_000, "max_insns": 20_000_000})
+    sys.settrace(tracer)
+    try:
+        result = m.run()
+    finally:
+        sys.settrace(None)
+    assert result.exit_status == 3 * 3 * REGION_AFTER
+    assert "region form" in " ".join(sources(m))
+    assert seen and max(abs(v) for v in seen) < 2 ** 30
+
+
 def test_guest_fault_mid_tb_reports_like_interp():
     prog = [("MOVI", 5, 0, 1), ("ADDI", 5, 5, 2), *toyisa.li(2, 0x3000_0000),
             ("LDW", 3, 2, 0), ("MOVI", 5, 0, 99), ("EXIT", 0, 0, 0)]

@@ -46,7 +46,7 @@ _RUNNING = CPURunState.RUNNING
 _NEVER = 1 << 62  # a budget never this large: "take the other path"
 # most instructions one call of a compiled unit runs (then it returns at a transition and
 # execute chains on, as the dispatcher would): its budget and chained-TB count share one
-# int of two 30-bit digits, which CPython adds and compares fastest (see .codegen)
+# int below 2**30, which CPython subtracts and compares fastest (see .codegen)
 _UNIT_BUDGET = (1 << COUNT_SHIFT) - 1
 
 

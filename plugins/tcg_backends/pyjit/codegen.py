@@ -44,8 +44,10 @@ from .steps import Kind, Step
 # ``left`` holds two counters in one int, so that a transition updates both with one
 # subtraction: the budget left (times 2**COUNT_SHIFT) minus the TBs chained to so far.
 # The backend passes a budget below 2**COUNT_SHIFT, so the count (at most one per
-# instruction) fits, and ``left`` stays within two of CPython's 30-bit digits.
-COUNT_SHIFT = 30
+# instruction) fits, and ``left`` stays below 2**30: one of CPython's digits, the only
+# ints 3.11 subtracts and compares on its fast paths (a unit returns to the dispatcher
+# every 32767 instructions at most, which costs nothing measurable).
+COUNT_SHIFT = 15
 COUNT_MASK = (1 << COUNT_SHIFT) - 1
 
 
