@@ -20,11 +20,12 @@ from core.cpu import StateLayout
 from core.errors import GuestError, TcglabError
 from core.exec import cpu_exec
 from core.hookspecs import hookimpl
-from core.ir import I32, CallFlag, Helper, OpDef, OpFlag, TranslationBlock
+from core.ir import I32, CallFlag, Cond, Helper, OpDef, OpFlag, TranslationBlock, cond_eval
 from core.loader import load_elf
 from core.machine import RAM_BASE, Machine
 from core.plugins import PluginManager
 from plugins.tcg_backends.pyjit import CompiledTB, PyJitBackend
+from plugins.tcg_backends.pyjit.lower import cond_expr
 from plugins.tcg_backends.pyjit.region import REGION_AFTER
 from tests import toyisa
 from tests.arm.workload_cases import WORKLOADS, run_machine
@@ -278,6 +279,24 @@ def test_a_units_budget_and_count_stay_one_cpython_digit():
     assert result.exit_status == 3 * 3 * REGION_AFTER
     assert "region form" in " ".join(sources(m))
     assert seen and max(abs(v) for v in seen) < 2 ** 30
+
+
+@pytest.mark.parametrize("bits", [32, 64])
+def test_signed_compares_match_cond_eval_at_every_sign_boundary(bits):
+    """The signed orders compare the values as they are (a range test against a
+    constant, else by the sign bit of a ^ b): each operand a name or a literal, at the
+    values around zero and the sign bit, as core.ir.cond_eval."""
+    s = 1 << (bits - 1)
+    values = sorted({0, 1, 2, 100, s - 2, s - 1, s, s + 1, s + 100, 2 * s - 2, 2 * s - 1,
+                     0x3FFF_FFFF, 0x4000_0000})
+    for cond in (Cond.LT, Cond.LE, Cond.GT, Cond.GE):
+        for x in values:
+            for y in values:
+                want = cond_eval(cond, x, y, bits)
+                for a, b in (("a", "b"), (str(x), "b"), ("a", str(y)), (str(x), str(y))):
+                    source = cond_expr(cond, a, b, bits)
+                    assert eval(source, {"a": x, "b": y}) == want, (cond, x, y, source)
+                    assert f"^ {s})" not in source  # no sign-flipped copies
 
 
 def test_guest_fault_mid_tb_reports_like_interp():

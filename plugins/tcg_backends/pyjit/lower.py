@@ -38,8 +38,11 @@ def _signbit(bits: int) -> int:
 def cond_expr(cond: Cond, a: Atom, b: Atom, bits: int) -> str:
     """``a cond b`` on unsigned ``bits``-wide values, as :func:`core.ir.cond_eval`.
 
-    Signed orders compare the values with their sign bit flipped, which maps two's
-    complement order onto unsigned order.
+    A signed order is the unsigned one where the sign bits agree; where they differ the
+    negative value is the larger unsigned one.  So the code compares the values as
+    they are (no sign-flipped copies, which at 32 bits are ints of two CPython digits,
+    off its fast paths): against a constant, as a range test; else choosing the
+    compare by the sign bit of ``a ^ b``.
     """
     if cond is Cond.ALWAYS:
         return "True"
@@ -49,11 +52,27 @@ def cond_expr(cond: Cond, a: Atom, b: Atom, bits: int) -> str:
     if cond in (Cond.EQ, Cond.NE) or cond.is_unsigned:
         return f"{a} {op} {b}"
     s = _signbit(bits)
-    if is_lit(b) and lit(b) == 0 and cond in (Cond.LT, Cond.GE):
-        return f"{a} >= {s}" if cond is Cond.LT else f"{a} < {s}"
-    fb = str(lit(b) ^ s) if is_lit(b) else f"({b} ^ {s})"
-    fa = str(lit(a) ^ s) if is_lit(a) else f"({a} ^ {s})"
-    return f"{fa} {op} {fb}"
+    if is_lit(a) and is_lit(b):
+        return str(bool(((lit(a) ^ s) < (lit(b) ^ s)) if cond is Cond.LT else
+                        ((lit(a) ^ s) <= (lit(b) ^ s)) if cond is Cond.LE else
+                        ((lit(a) ^ s) > (lit(b) ^ s)) if cond is Cond.GT else
+                        ((lit(a) ^ s) >= (lit(b) ^ s))))
+    if is_lit(a):  # c op b is b op' c
+        a, b, cond = b, a, _SWAPPED[cond]
+        op = _COND_OPS[cond]
+    if is_lit(b):
+        c = lit(b)
+        below = cond in (Cond.LT, Cond.LE)  # true for some a under the constant
+        if c < s:  # a non-negative constant: a op c holds for a in [c.., s) or in [s..]
+            return (f"({a} {op} {c} or {a} >= {s})" if below
+                    else f"{c} {_COND_OPS[_SWAPPED[cond]]} {a} < {s}")
+        return (f"{s} <= {a} {op} {c}" if below
+                else f"({a} {op} {c} or {a} < {s})")
+    other = ">" if cond in (Cond.LT, Cond.LE) else "<"  # the order where signs differ
+    return f"({a} {op} {b} if ({a} ^ {b}) < {s} else {a} {other} {b})"
+
+
+_SWAPPED = {Cond.LT: Cond.GT, Cond.LE: Cond.GE, Cond.GT: Cond.LT, Cond.GE: Cond.LE}
 
 
 _COND_OPS = {Cond.EQ: "==", Cond.NE: "!=", Cond.LT: "<", Cond.GE: ">=", Cond.LE: "<=",
