@@ -622,6 +622,43 @@ def test_budget_exit_in_tier0_and_checked_form():
         assert (body.compiled.checked is not None) == (opts is HOT)
 
 
+def test_a_double_word_add_of_the_one_before_is_one_sum():
+    """add2/sub2 into the outputs of the add2/sub2 just before, reading them (ADC, SBC:
+    ``add2 NF, CF, a, 0, CF, 0; add2 NF, CF, NF, CF, b, 0``) is one sum of the three
+    operands; one that reads the first's low output as its own operand is left alone."""
+    m = machine(None)
+    fe, cpu = m.frontend, m.cpus[0]
+    r = fe.r
+    tb = TranslationBlock(RAM_BASE)
+    b = Builder(tb, m.registry.optable)
+    b.insn_start(RAM_BASE)
+    b.add2(r[5], r[6], r[1], 0, r[6], 0)  # ADC: r5:r6 = r1 + carry in r6 + r2
+    b.add2(r[5], r[6], r[5], r[6], r[2], 0)
+    b.sub2(r[7], r[8], r[1], r[3], r[2], 0)  # r7:r8 = (r3:r1) - r2 - r4, wrapping
+    b.sub2(r[7], r[8], r[7], r[8], r[4], 0)
+    b.add2(r[9], r[10], r[1], 0, r[2], 0)  # the second reads r9 as b: not a chain
+    b.add2(r[9], r[10], r[9], r[10], r[9], 0)
+    b.exit_tb(0)
+    m.backend.compile(tb)
+    text = m.backend.describe(tb)
+    sums = [line.strip() for line in text.splitlines() if line.strip().startswith("_s = ")]
+    assert sums[0] == "_s = g1 + g6 + g2", text  # no split into g5, g6 and rejoin
+    assert len(sums) == 4, text
+    M, W = 0xFFFFFFFF, (1 << 64) - 1
+    for a, c, d, e, carry in [(M, M, 5, M, 1), (0, 1, 0, 0x80000000, 0), (7, 9, 3, 2, 1),
+                              (0x80000000, 0x80000000, M, M, 0)]:
+        cpu.env[1:5] = [a, c, d, e]
+        cpu.env[6] = carry
+        m.backend.execute(cpu, tb, 10)
+        s = a + carry + c
+        assert cpu.env[5:7] == [s & M, s >> 32]
+        w = (((d << 32) | a) - c - e) & W
+        assert cpu.env[7:9] == [w & M, w >> 32]
+        t = a + c
+        t = (t & M) + (t & M) + ((t >> 32) << 32)
+        assert cpu.env[9:11] == [t & M, (t >> 32) & M]
+
+
 def test_a_masked_value_fused_into_wrapping_arithmetic_loses_its_own_mask():
     """(b + ((a << 3) & M)) & M is (b + (a << 3)) & M: fuse drops masks that the reader's
     own mask makes redundant, and keeps those a right shift would see."""

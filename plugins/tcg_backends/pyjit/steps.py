@@ -124,12 +124,46 @@ class StepBuilder:
 
     def build_all(self, ops: list[Op]) -> list[Step]:
         steps = []
+        wide = None  # the add2/sub2 just built: (its ops' inputs, family, bits), for _chain
         for i, op in enumerate(ops):
             st = self.build(i, op)
             st.uid = self.next_uid
             self.next_uid += 1
+            fam = _family(op.opdef)
+            here = None
+            if fam in ("add2", "sub2") and st.kind is Kind.NATIVE and len(st.lines) == 3:
+                here = (tuple(self.atom(t) for t in op.split()[1]), fam, _type_bits(op.opdef))
+                if wide is not None and self._chain(steps[-1], wide, st, here):
+                    here = (None, "chained", 0)  # only ever two in one statement
+            wide = here if here is not None and here[0] is not None else None
             steps.append(st)
         return steps
+
+    @staticmethod
+    def _chain(prev: Step, first: tuple, st: Step, second: tuple) -> bool:
+        """A double-word add or subtract of the result of the one just before, into the
+        same two outputs (``add2 NF, CF, a, 0, CF, 0; add2 NF, CF, NF, CF, b, 0``: ADC,
+        SBC): one sum of all three operands, no split and rejoin between.  The first
+        step becomes a no-op; same results, since both wrap modulo 2**(2*bits)."""
+        (al, ah, bl, bh), fam1, bits = first
+        (cl, ch, dl, dh), fam2, bits2 = second
+        if bits2 != bits or prev.defs != st.defs or (cl, ch) != prev.defs \
+                or {dl, dh} & set(st.defs):
+            return False
+
+        def word(lo: str, hi: str) -> str:
+            return lo if hi == "0" else f"({lo} | ({hi} << {bits}))"
+
+        op1, op2 = ("+" if fam1 == "add2" else "-"), ("+" if fam2 == "add2" else "-")
+        total = f"{word(al, ah)} {op1} {word(bl, bh)} {op2} {word(dl, dh)}"
+        # three single words added never reach 2**(2*bits): no mask
+        if not (op1 == op2 == "+" and ah == bh == dh == "0"):
+            total = f"({total}) & {(1 << (2 * bits)) - 1}"
+        lo, hi = st.defs
+        st.lines = (f"_s = {total}", f"{lo} = _s & {(1 << bits) - 1}", f"{hi} = _s >> {bits}")
+        st.ins = tuple(dict.fromkeys(a for a in (al, ah, bl, bh, dl, dh)))
+        prev.kind, prev.lines, prev.defs, prev.ins = Kind.NOP, (), (), ()
+        return True
 
     # ---------------------------------------------------------------- atoms
 
