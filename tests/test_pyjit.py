@@ -638,12 +638,15 @@ def test_a_double_word_add_of_the_one_before_is_one_sum():
     b.sub2(r[7], r[8], r[7], r[8], r[4], 0)
     b.add2(r[9], r[10], r[1], 0, r[2], 0)  # the second reads r9 as b: not a chain
     b.add2(r[9], r[10], r[9], r[10], r[9], 0)
+    b.add2(r[11], r[12], r[1], 0, r[2], 0)  # its high output is overwritten unread ...
+    b.movi(r[12], 5)
     b.exit_tb(0)
     m.backend.compile(tb)
     text = m.backend.describe(tb)
     sums = [line.strip() for line in text.splitlines() if line.strip().startswith("_s = ")]
     assert sums[0] == "_s = g1 + g6 + g2", text  # no split into g5, g6 and rejoin
-    assert len(sums) == 4, text
+    assert len(sums) == 5, text
+    assert "g12 = _s" not in text  # ... so that line goes (a step's other lines stay)
     M, W = 0xFFFFFFFF, (1 << 64) - 1
     for a, c, d, e, carry in [(M, M, 5, M, 1), (0, 1, 0, 0x80000000, 0), (7, 9, 3, 2, 1),
                               (0x80000000, 0x80000000, M, M, 0)]:
@@ -657,6 +660,7 @@ def test_a_double_word_add_of_the_one_before_is_one_sum():
         t = a + c
         t = (t & M) + (t & M) + ((t >> 32) << 32)
         assert cpu.env[9:11] == [t & M, (t >> 32) & M]
+        assert cpu.env[11:13] == [(a + c) & M, 5]
 
 
 def test_a_masked_value_fused_into_wrapping_arithmetic_loses_its_own_mask():
