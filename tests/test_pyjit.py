@@ -299,6 +299,24 @@ def test_signed_compares_match_cond_eval_at_every_sign_boundary(bits):
                     assert f"^ {s})" not in source  # no sign-flipped copies
 
 
+def test_a_softmmu_slow_path_writes_back_and_reloads_nothing():
+    """Globals go to env before a load's or store's slow path (it may raise, or a device
+    or policy may look) and stay in their locals after it: no slow path writes the
+    vCPU's env (core.softmmu), as no QEMU memory helper writes a TCG global."""
+    prog = [("MOVI", 5, 0, 7), *toyisa.li(2, RAM_BASE + 0x2000), ("STW", 5, 2, 0),
+            ("LDW", 3, 2, 0), ("ADDI", 5, 5, 1), ("EXIT", 0, 3, 0)]
+    reference = run_both(prog)
+    assert reference[0] == reference[1]
+    m = machine(prog)
+    m.run()
+    text = "\n".join(sources(m))
+    lines = text.splitlines()
+    slow = [k for k, line in enumerate(lines) if "_ls(" in line or "_ss(" in line]
+    assert len(slow) >= 2, text
+    for k in slow:
+        assert "env[" in lines[k - 1] and "= env[" not in lines[k + 1], text
+
+
 def test_guest_fault_mid_tb_reports_like_interp():
     prog = [("MOVI", 5, 0, 1), ("ADDI", 5, 5, 2), *toyisa.li(2, 0x3000_0000),
             ("LDW", 3, 2, 0), ("MOVI", 5, 0, 99), ("EXIT", 0, 0, 0)]

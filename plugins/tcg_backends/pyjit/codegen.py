@@ -7,7 +7,8 @@ the instructions run, and which TB of the unit it left from.
 
 * Globals live in locals (``g<slot>``): loaded at entry if read before written, written
   back where Python outside the unit may read ``env`` (exits, calls, slow paths, slice
-  ends), reloaded after a call that may have written ``env``.
+  ends), reloaded after a call that may have written ``env`` (a softmmu slow path
+  writes none, see core.softmmu, as QEMU's memory helpers write no TCG global).
 * The softmmu fast path is inline and mirrors ``SoftMMU.load``/``store`` exactly (index,
   tag compare with the memop's ``adj``/``cmpmask``, struct access on the host
   memoryview); the slow path calls ``load_slow``/``store_slow``.
@@ -555,9 +556,8 @@ class FunctionWriter:
         self._site(st, depth + 1)
         self._writeback(self.flow.dirty[st.uid], depth + 1)
         self._lost_witness(depth + 1)
-        self._line(f"_v = _ls({addr}, {st.value})", depth + 1)
-        self._reload(st, depth + 1)
-        self._line(f"{dest} = _v{fix}", depth + 1)
+        # (a slow path writes no env slot of this vCPU: the locals stay right)
+        self._line(f"{dest} = _ls({addr}, {st.value}){fix}", depth + 1)
 
     def _store(self, st: Step, depth: int) -> None:
         value, addr = st.ins
@@ -580,7 +580,6 @@ class FunctionWriter:
         self._writeback(self.flow.dirty[st.uid], depth + 1)
         self._lost_witness(depth + 1)
         self._line(f"_ss({addr}, {value}, {st.value})", depth + 1)
-        self._reload(st, depth + 1)
 
     def _stats_flush(self, depth: int) -> None:
         """Count the TBs entered inside the unit as cpu_exec would have: chained ones
