@@ -23,7 +23,6 @@ from .ir import (
     Label,
     MemOp,
     Op,
-    OpFlag,
     OpTable,
     Temp,
     TempKind,
@@ -104,7 +103,7 @@ class Builder:
         for c in args[n_temps:]:
             if isinstance(c, Temp):
                 raise IRError(f"{name}: constant argument given a temp ({c})")
-        if opdef.flags & OpFlag.COND_BRANCH or name.startswith(("setcond_", "movcond_")):
+        if opdef.cond_branch or name.startswith(("setcond_", "movcond_")):
             cond = args[n_temps]
             if not isinstance(cond, Cond):
                 raise IRError(f"{name}: condition must be a Cond, got {cond!r}")

@@ -323,13 +323,23 @@ class OpDef:
     types: tuple[TempType, ...]
     doc: str = ""
     provider: str = "core"
-    #: True if the result depends only on the inputs (safe to fold or drop); computed once
-    #: from ``flags`` (translators and backends ask it of every op, and IntFlag arithmetic
-    #: is slow)
+    #: True if the result depends only on the inputs (safe to fold or drop); this and the
+    #: flags below are computed once from ``flags`` (translators and backends ask them of
+    #: every op, and a Flag ``&`` builds a new Flag: about half a microsecond)
     pure: bool = field(init=False, default=False)
+    cond_branch: bool = field(init=False, default=False)  # OpFlag.COND_BRANCH
+    bb_exit: bool = field(init=False, default=False)  # OpFlag.BB_EXIT
+    env_access: bool = field(init=False, default=False)  # OpFlag.ENV
+    i64: bool = field(init=False, default=False)  # OpFlag.I64
 
     def __attrs_post_init__(self) -> None:
-        object.__setattr__(self, "pure", not (self.flags & _IMPURE))
+        flags = self.flags
+        for name, value in (("pure", not (flags & _IMPURE)),
+                            ("cond_branch", OpFlag.COND_BRANCH in flags),
+                            ("bb_exit", OpFlag.BB_EXIT in flags),
+                            ("env_access", OpFlag.ENV in flags),
+                            ("i64", OpFlag.I64 in flags)):
+            object.__setattr__(self, name, bool(value))
 
     @property
     def nargs(self) -> int:

@@ -522,6 +522,12 @@ def test_control_and_memory_flags():
         assert bool(d.flags & OpFlag.BB_EXIT) == (d.name in ("goto_tb", "exit_tb")), d.name
         assert bool(d.flags & OpFlag.MEMORY) == d.name.startswith(("qemu_ld_", "qemu_st_")), d.name
         assert bool(d.flags & OpFlag.ENV) == d.name.startswith(("ld_", "st_")), d.name
+        # the booleans OpDef computes once from its flags, for the hot paths that ask
+        assert (d.cond_branch, d.bb_exit, d.env_access, d.i64) == (
+            OpFlag.COND_BRANCH in d.flags, OpFlag.BB_EXIT in d.flags,
+            OpFlag.ENV in d.flags, OpFlag.I64 in d.flags), d.name
+        assert d.i64 == (d.name.endswith("_i64") or d.name in (
+            "extu_i32_i64", "ext_i32_i64", "concat_i32_i64")), d.name
 
 
 @pytest.mark.parametrize("name", TESTED)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from core.builder import Builder
 from core.cpu import EXCP
 from core.frontend import DisasContext, DisasJump
-from core.ir import Cond, Label, OpFlag, Temp
+from core.ir import Cond, Label, Temp
 
 from . import cpu as arm
 from . import helpers as h
@@ -190,8 +190,7 @@ class ArmDisas:
         watched = (a, c, self.NF, self.ZF, self.CF, self.VF)
         for op in self.b.tb.ops[start:]:
             d = op.opdef
-            if (d.name == "call" or d.flags & OpFlag.BB_EXIT
-                    or (d.flags & OpFlag.ENV and d.outputs == 0)
+            if (d.name == "call" or d.bb_exit or (d.env_access and d.outputs == 0)
                     or (d.name == "set_label" and op.args[0].id < labels)
                     or any(out is w for out in op.args[:d.outputs] for w in watched)):
                 self.last_sub = None  # it stays broken for the rest of the TB

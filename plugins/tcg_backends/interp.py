@@ -53,7 +53,7 @@ def _op(op: Op, label_at: dict[int, int]) -> tuple:
     if name == "exit_tb":
         return (K_EXIT_TB, None, (), (), (), consts[0])
     ins_w = tuple(_where(t) for t in ins)
-    if op.opdef.flags & op.opdef.flags.COND_BRANCH:
+    if op.opdef.cond_branch:
         label: Label = consts[-1]
         return (K_BRCOND, op.opdef.impl, (), ins_w, consts, label_at[label.id])
     return (K_OP, op.opdef.impl, tuple(_where(t) for t in outs), ins_w, consts, len(outs))

@@ -108,7 +108,7 @@ def _family(d: OpDef) -> str:
 
 
 def _type_bits(d: OpDef) -> int:
-    return 64 if d.flags & d.flags.I64 else 32
+    return 64 if d.i64 else 32
 
 
 class StepBuilder:
@@ -200,7 +200,7 @@ class StepBuilder:
             return Step(i, Kind.GOTO, value=self._int(consts[0], op), pure=False)
         if name == "exit_tb":
             return Step(i, Kind.EXIT, pure=False)
-        if d.flags & d.flags.COND_BRANCH:
+        if d.cond_branch:
             return self._brcond(i, op, atoms, consts)
         if _is_base(d):
             step = self._base(i, op, defs, atoms, consts)
