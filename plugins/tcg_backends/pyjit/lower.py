@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from core.ir import Cond
+from core.ir import Cond, cond_eval
 
 Atom = str  # a variable name or a decimal literal
 
@@ -53,10 +53,7 @@ def cond_expr(cond: Cond, a: Atom, b: Atom, bits: int) -> str:
         return f"{a} {op} {b}"
     s = _signbit(bits)
     if is_lit(a) and is_lit(b):
-        return str(bool(((lit(a) ^ s) < (lit(b) ^ s)) if cond is Cond.LT else
-                        ((lit(a) ^ s) <= (lit(b) ^ s)) if cond is Cond.LE else
-                        ((lit(a) ^ s) > (lit(b) ^ s)) if cond is Cond.GT else
-                        ((lit(a) ^ s) >= (lit(b) ^ s))))
+        return str(cond_eval(cond, lit(a), lit(b), bits))
     if is_lit(a):  # c op b is b op' c
         a, b, cond = b, a, _SWAPPED[cond]
         op = _COND_OPS[cond]

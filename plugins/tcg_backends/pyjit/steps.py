@@ -123,19 +123,19 @@ class StepBuilder:
         self.next_uid = first_uid
 
     def build_all(self, ops: list[Op]) -> list[Step]:
-        steps = []
-        wide = None  # the add2/sub2 just built: (its ops' inputs, family, bits), for _chain
+        steps: list[Step] = []
+        last = None  # (inputs, family, bits) of the add2/sub2 just built (see _chain)
         for i, op in enumerate(ops):
             st = self.build(i, op)
             st.uid = self.next_uid
             self.next_uid += 1
+            wide = None
             fam = _family(op.opdef)
-            here = None
             if fam in ("add2", "sub2") and st.kind is Kind.NATIVE and len(st.lines) == 3:
-                here = (tuple(self.atom(t) for t in op.split()[1]), fam, _type_bits(op.opdef))
-                if wide is not None and self._chain(steps[-1], wide, st, here):
-                    here = (None, "chained", 0)  # only ever two in one statement
-            wide = here if here is not None and here[0] is not None else None
+                wide = (tuple(self.atom(t) for t in op.split()[1]), fam, _type_bits(op.opdef))
+                if last is not None and self._chain(steps[-1], last, st, wide):
+                    wide = None  # two make one sum; a third starts afresh
+            last = wide
             steps.append(st)
         return steps
 
