@@ -1,9 +1,11 @@
-"""Machine.run keeps the heap that existed before it out of the collector's way, and gives
-it back however the run ends (see Machine.run)."""
+"""Machine.run makes full collections rare while it runs, gives the caller's thresholds
+back however the run ends, and leaves earlier machines' garbage collectable (see
+Machine.run)."""
 
 from __future__ import annotations
 
 import gc
+import weakref
 
 import pytest
 
@@ -12,45 +14,66 @@ from tests.conftest import toy_machine
 
 
 @pytest.fixture
-def frozen_during(monkeypatch):
-    """The collector's permanent-generation size seen by each cpu_exec call."""
-    seen: list[int] = []
+def thresholds_during(monkeypatch):
+    """The collector's thresholds seen by each cpu_exec call."""
+    seen: list[tuple[int, int, int]] = []
     real = machine_mod.cpu_exec
 
     def probe(machine, cpu, budget):
-        seen.append(gc.get_freeze_count())
+        seen.append(gc.get_threshold())
         return real(machine, cpu, budget)
 
     monkeypatch.setattr(machine_mod, "cpu_exec", probe)
     return seen
 
 
-def test_the_older_heap_is_frozen_while_running_and_thawed_after(frozen_during):
-    assert gc.get_freeze_count() == 0
+def test_full_collections_are_rare_while_running_and_thresholds_come_back(thresholds_during):
+    before = gc.get_threshold()
     result = toy_machine([("HALT",)]).run()
     assert result.insns == 1
-    assert frozen_during and all(n > 0 for n in frozen_during)
-    assert gc.get_freeze_count() == 0
+    assert thresholds_during and all(
+        t == (before[0], before[1], machine_mod.FULL_COLLECTION_EVERY) for t in thresholds_during)
+    assert gc.get_threshold() == before
 
 
-def test_thawed_when_the_run_raises(monkeypatch):
+def test_thresholds_come_back_when_the_run_raises(monkeypatch):
+    before = gc.get_threshold()
+
     def boom(machine, cpu, budget):
-        assert gc.get_freeze_count() > 0
+        assert gc.get_threshold()[2] == machine_mod.FULL_COLLECTION_EVERY
         raise RuntimeError("a plugin failed")
 
     monkeypatch.setattr(machine_mod, "cpu_exec", boom)
     with pytest.raises(RuntimeError, match="a plugin failed"):
         toy_machine([("HALT",)]).run()
-    assert gc.get_freeze_count() == 0
+    assert gc.get_threshold() == before
 
 
-def test_a_callers_own_freeze_is_left_alone(frozen_during):
-    m = toy_machine([("HALT",)])
-    gc.freeze()
+def test_a_callers_higher_threshold_is_kept(thresholds_during):
+    before = gc.get_threshold()
+    gc.set_threshold(before[0], before[1], 5 * machine_mod.FULL_COLLECTION_EVERY)
     try:
-        before = gc.get_freeze_count()
-        m.run()
-        assert gc.get_freeze_count() == before  # not thawed by the run
-        assert frozen_during and all(n == before for n in frozen_during)
+        toy_machine([("HALT",)]).run()
+        assert thresholds_during and all(
+            t[2] == 5 * machine_mod.FULL_COLLECTION_EVERY for t in thresholds_during)
+        assert gc.get_threshold()[2] == 5 * machine_mod.FULL_COLLECTION_EVERY
     finally:
-        gc.unfreeze()
+        gc.set_threshold(*before)
+
+
+def test_an_earlier_machine_is_collected_by_a_collection_during_a_later_run(monkeypatch):
+    """A finished machine is garbage held in cycles (vCPUs point back at it); a full
+    collection while the next machine runs frees it and its RAM."""
+    first = toy_machine([("HALT",)])
+    first.run()
+    gone = weakref.ref(first)
+    del first
+    real = machine_mod.cpu_exec
+
+    def collecting(machine, cpu, budget):
+        gc.collect()
+        return real(machine, cpu, budget)
+
+    monkeypatch.setattr(machine_mod, "cpu_exec", collecting)
+    toy_machine([("HALT",)]).run()
+    assert gone() is None
