@@ -13,12 +13,14 @@ refills the entry or performs the special access:
   slow path calls ``policy.on_flagged_store`` before storing.
 
 Unaligned accesses that need alignment fault; accesses that cross a page are split
-into bytes on the slow path.  No slow path writes an env slot of the vCPU (as QEMU's
-memory helpers write no TCG global; devices see only an offset, a size and a value, and
-policies keep their state to themselves): a backend that caches globals writes them back
-before one (it may raise, or a device or policy may look) but need not reload them after.  An access to unmapped memory raises a
+into bytes on the slow path.  An access to unmapped memory raises a
 :class:`~core.cpu.GuestFault` (a data abort), which becomes a one-line error unless the
 frontend handles it.
+
+No slow path writes an env slot of the vCPU (as QEMU's memory helpers write no TCG
+global; devices see only an offset, a size and a value, and policies keep their state to
+themselves): a backend that caches globals writes them back before one (it may raise,
+or a device or policy may look) but need not reload them after.
 """
 
 from __future__ import annotations

@@ -413,14 +413,10 @@ class FunctionWriter:
                 self._line("n += 1", depth)
                 self._line(f"ipc = {st.value}", depth)
         elif k is Kind.NATIVE:
-            lines = st.lines
-            if len(st.defs) > 1:  # a line per output (add2, mulu2, ...): drop the dead ones
-                live = self.flow.live_after[st.uid]
-                lines = [text for text in lines
-                         if text.partition(" = ")[0] not in st.defs or
-                         text.partition(" = ")[0] in live]
-            for text in lines:
-                self._line(text, depth)
+            dead = () if len(st.defs) < 2 else set(st.defs) - self.flow.live_after[st.uid]
+            for text in st.lines:  # a line per output (add2, mulu2, ...): not the dead ones
+                if text.partition(" = ")[0] not in dead:
+                    self._line(text, depth)
         elif k is Kind.CALL:
             self._call(st, depth)
         elif k is Kind.QLD:

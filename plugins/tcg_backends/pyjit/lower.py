@@ -275,6 +275,23 @@ CONVERSIONS: dict[str, Callable[[tuple], str]] = {
 # ---------------------------------------------------------------------------- several statements
 
 
+def double_word(outs: tuple, terms: list[tuple[str, str, str]], bits: int,
+                scratch: str) -> list[str]:
+    """``outs`` (low, high) = the sum of ``terms`` modulo 2**(2*bits), each term
+    ``(sign, low, high)`` a double word (the first one's sign "+").  Single words (high
+    "0") only added carry at most into the high word: no mask then."""
+    def word(lo: str, hi: str) -> str:
+        return lo if hi == "0" else f"({lo} | ({hi} << {bits}))"
+
+    total = word(terms[0][1], terms[0][2])
+    for sign, lo, hi in terms[1:]:
+        total += f" {sign} {word(lo, hi)}"
+    if any(sign == "-" or hi != "0" for sign, _lo, hi in terms):
+        total = f"({total}) & {(1 << (2 * bits)) - 1}"
+    return [f"{scratch} = {total}", f"{outs[0]} = {scratch} & {(1 << bits) - 1}",
+            f"{outs[1]} = {scratch} >> {bits}"]
+
+
 def multi_statement(family: str, outs: tuple, ins: tuple, bits: int, mask: int,
                     scratch: str) -> "list[str] | None":
     """Statements for ops with two outputs or that need a scratch variable.
@@ -295,15 +312,8 @@ def multi_statement(family: str, outs: tuple, ins: tuple, bits: int, mask: int,
                 f"{outs[1]} = ({scratch} >> {bits}) & {mask}"]
     if family in ("add2", "sub2"):
         al, ah, bl, bh = ins
-        wide = (1 << (2 * bits)) - 1
-        if family == "add2" and ah == "0" and bh == "0":  # both high halves zero: the carry
-            return [f"{scratch} = {al} + {bl}", f"{outs[0]} = {scratch} & {mask}",
-                    f"{outs[1]} = {scratch} >> {bits}"]
-        a = al if ah == "0" else f"({al} | ({ah} << {bits}))"
-        b = bl if bh == "0" else f"({bl} | ({bh} << {bits}))"
-        op = "+" if family == "add2" else "-"
-        return [f"{scratch} = ({a} {op} {b}) & {wide}", f"{outs[0]} = {scratch} & {mask}",
-                f"{outs[1]} = {scratch} >> {bits}"]
+        return double_word(outs, [("+", al, ah), ("+" if family == "add2" else "-", bl, bh)],
+                           bits, scratch)
     if family in ("rotl", "rotr") and not is_lit(ins[1]):
         a, b = ins
         first, second = ("<<", ">>") if family == "rotl" else (">>", "<<")

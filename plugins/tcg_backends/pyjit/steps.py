@@ -130,8 +130,8 @@ class StepBuilder:
             st.uid = self.next_uid
             self.next_uid += 1
             wide = None
-            fam = _family(op.opdef)
-            if fam in ("add2", "sub2") and st.kind is Kind.NATIVE and len(st.lines) == 3:
+            if st.kind is Kind.NATIVE and len(st.lines) == 3 \
+                    and (fam := _family(op.opdef)) in ("add2", "sub2"):
                 wide = (tuple(self.atom(t) for t in op.split()[1]), fam, _type_bits(op.opdef))
                 if last is not None and self._chain(steps[-1], last, st, wide):
                     wide = None  # two make one sum; a third starts afresh
@@ -150,17 +150,9 @@ class StepBuilder:
         if bits2 != bits or prev.defs != st.defs or (cl, ch) != prev.defs \
                 or {dl, dh} & set(st.defs):
             return False
-
-        def word(lo: str, hi: str) -> str:
-            return lo if hi == "0" else f"({lo} | ({hi} << {bits}))"
-
-        op1, op2 = ("+" if fam1 == "add2" else "-"), ("+" if fam2 == "add2" else "-")
-        total = f"{word(al, ah)} {op1} {word(bl, bh)} {op2} {word(dl, dh)}"
-        # three single words added never reach 2**(2*bits): no mask
-        if not (op1 == op2 == "+" and ah == bh == dh == "0"):
-            total = f"({total}) & {(1 << (2 * bits)) - 1}"
-        lo, hi = st.defs
-        st.lines = (f"_s = {total}", f"{lo} = _s & {(1 << bits) - 1}", f"{hi} = _s >> {bits}")
+        sign = {"add2": "+", "sub2": "-"}
+        st.lines = tuple(lower.double_word(st.defs, [("+", al, ah), (sign[fam1], bl, bh),
+                                                     (sign[fam2], dl, dh)], bits, "_s"))
         st.ins = tuple(dict.fromkeys(a for a in (al, ah, bl, bh, dl, dh)))
         prev.kind, prev.lines, prev.defs, prev.ins = Kind.NOP, (), (), ()
         return True
