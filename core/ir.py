@@ -209,16 +209,20 @@ class MemOp(enum.IntFlag):
 
 
 MEMOP_MASK = 0xFF
+# plain ints for the slow paths: ``x & MemOp.MO_SIZE`` goes through IntFlag.__rand__ and
+# builds a flag object (about a microsecond), and would make the result a MemOp too
+_MO_SIZE = int(MemOp.MO_SIZE)
+_MO_AMASK = int(MemOp.MO_AMASK)
 
 
 def memop_size(memop: int) -> int:
     """Access size in bytes."""
-    return 1 << (memop & MemOp.MO_SIZE)
+    return 1 << (memop & _MO_SIZE)
 
 
 def memop_align_mask(memop: int) -> int:
     """Low address bits that must be zero for this access (0 = no requirement)."""
-    a = (memop & MemOp.MO_AMASK) >> 5
+    a = (memop & _MO_AMASK) >> 5
     if a == 0:
         return 0
     if a == 7:

@@ -53,6 +53,7 @@ TLB_FLAGS = TLB_INVALID | TLB_NOTDIRTY | TLB_MMIO | TLB_EXCL
 TLB_BITS = 8
 TLB_SIZE = 1 << TLB_BITS
 TLB_EMPTY = -1  # matches no page tag
+_EMPTY_TAGS = (TLB_EMPTY,) * TLB_SIZE
 # RAM is also viewed as arrays of 16- and 32-bit little-endian words, where the host's own
 # words are those (an item access is cheaper than a struct call for a generated fast path)
 WORD_VIEWS = sys.byteorder == "little" and struct.calcsize("H") == 2 and struct.calcsize("I") == 4
@@ -140,8 +141,9 @@ class RamList:
         return block
 
     def find(self, addr: int) -> RAMBlock | None:
-        for block in self.blocks:
-            if block.contains(addr):
+        for block in self.blocks:  # (block.contains inlined: every TLB fill and LL asks)
+            base = block.base
+            if base <= addr < base + block.size:
                 return block
         return None
 
@@ -265,6 +267,9 @@ class SoftMMU:
         self.pending_flush_all = False
         self.pending_pages: set[int] = set()
         self.flush_queued = False
+        # whether an entry may have been filled since the last full flush (if not, a
+        # flush has nothing to drop)
+        self.filled = False
         # Called with the index of an entry after a refill or flush changed it (-1: all of
         # them), so a backend that keeps its own copy of the TLB (in host memory, for an
         # inline lookup) stays exact.  Fills and flushes are slow paths; the fast paths
@@ -364,6 +369,7 @@ class SoftMMU:
         page = addr & PAGE_MASK
         idx = (addr >> PAGE_BITS) & (TLB_SIZE - 1)
         self.stats.tlb_fills += 1
+        self.filled = True
         block = self.memory.ram_list.find(page)
         if block is not None:
             write_flags = self.machine.policy.tlb_fill_flags(self.cpu, page)
@@ -411,10 +417,17 @@ class SoftMMU:
     # ------------------------------------------------------------------ flushes
 
     def flush(self) -> None:
-        """Drop every entry (``tlb_flush``)."""
+        """Drop every entry (``tlb_flush``).
+
+        Counted whether or not it finds anything, but a TLB with nothing filled since its
+        last full flush is left alone: under exclusive-bitmap every LL flushes every other
+        vCPU, and a vCPU that has not run since is flushed again and again.
+        """
         self.stats.tlb_flushes += 1
-        for tags in (self.addr_read, self.addr_write, self.addr_code):
-            tags[:] = [TLB_EMPTY] * TLB_SIZE
+        if self.filled:
+            self.filled = False
+            for tags in (self.addr_read, self.addr_write, self.addr_code):
+                tags[:] = _EMPTY_TAGS
         if self.on_change is not None:
             self.on_change(-1)
 

@@ -221,6 +221,29 @@ def test_flush_empties_everything():
     assert m.cpus[0].stats.tlb_fills == fills + 1
 
 
+def test_every_flush_counts_and_drops_what_was_filled_since_the_last():
+    # a flush of an already empty TLB skips the clearing, never the count, and a fill
+    # after a flush (of RAM or of a device page) is dropped by the next one
+    m, _dev = mmio_machine()
+    mmu = m.cpus[0].mmu
+    stats = m.cpus[0].stats
+    _fill(mmu, DATA)
+    before = stats.tlb_flushes
+    mmu.flush()
+    mmu.flush()
+    assert stats.tlb_flushes == before + 2
+    for addr in (DATA + PAGE_SIZE, MMIO_BASE):
+        mmu.load(addr, MemOp.UB)
+        assert mmu.addr_read[idx(addr)] != TLB_EMPTY
+        mmu.flush()
+        assert all(t == TLB_EMPTY for tags in (mmu.addr_read, mmu.addr_write, mmu.addr_code)
+                   for t in tags)
+    assert stats.tlb_flushes == before + 4
+    fills = stats.tlb_fills
+    mmu.load(DATA, MemOp.UB)
+    assert stats.tlb_fills == fills + 1
+
+
 def test_flush_page_drops_only_that_page():
     m = machine()
     mmu = m.cpus[0].mmu

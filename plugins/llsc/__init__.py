@@ -20,12 +20,15 @@ from __future__ import annotations
 from core.hookspecs import hookimpl
 from core.ir import I32, I64, MemOp, OpDef, OpFlag
 
-SIZES = {8: MemOp.MO_8, 16: MemOp.MO_16, 32: MemOp.MO_32, 64: MemOp.MO_64}
+# plain ints: a MemOp (IntFlag) here would make every memop the policies and the softmmu
+# slow paths mask a flag object, each ``&`` about a microsecond, on every LL and SC
+SIZES = {8: int(MemOp.MO_8), 16: int(MemOp.MO_16), 32: int(MemOp.MO_32), 64: int(MemOp.MO_64)}
+_NOT_SIZE = ~int(MemOp.MO_SIZE)
 _FLAGS = OpFlag.CALL_CLOBBER | OpFlag.SIDE_EFFECTS | OpFlag.MEMORY
 
 
 def _memop(oi: int, size: int) -> int:
-    return ((oi >> 4) & ~MemOp.MO_SIZE) | size
+    return ((oi >> 4) & _NOT_SIZE) | size
 
 
 def _ldlink(size: int, mask: int):
