@@ -93,18 +93,26 @@ class RAMBlock:
     offset: int = 0  # ram_addr of the first byte (blocks laid end to end, as ram_addr_t)
     data: bytearray = field(init=False)
     mv: memoryview = field(init=False)
-    mv16: memoryview | None = field(init=False)  # the same bytes as 16-bit words (WORD_VIEWS)
-    mv32: memoryview | None = field(init=False)  # ... and as 32-bit words
+    page_views: dict[int, tuple] = field(init=False, factory=dict)  # see views_of
 
     def __attrs_post_init__(self) -> None:
         self.data = bytearray(self.size)
         self.mv = memoryview(self.data)
-        words = WORD_VIEWS and self.size % 4 == 0 and self.base % 4 == 0
-        self.mv16 = self.mv.cast("H") if words else None
-        self.mv32 = self.mv.cast("I") if words else None
 
     def contains(self, addr: int) -> bool:
         return self.base <= addr < self.base + self.size
+
+    def views_of(self, page: int) -> tuple:
+        """The block's bytes from guest address ``page`` to the end of that page, as
+        8-bit items and (where the host's words are little-endian, ``WORD_VIEWS``) as
+        16- and 32-bit ones; made once per page and kept in ``page_views``."""
+        off = page - self.base
+        b = self.mv[off:off + PAGE_SIZE]
+        n = len(b)
+        views = ((b, b[:n & ~1].cast("H"), b[:n & ~3].cast("I")) if WORD_VIEWS
+                 else (b, None, None))
+        self.page_views[page] = views
+        return views
 
 
 @define(eq=False)
@@ -255,13 +263,14 @@ class SoftMMU:
         self.addr_code = [TLB_EMPTY] * TLB_SIZE
         self.host: list[memoryview | None] = [None] * TLB_SIZE
         self.addend = [0] * TLB_SIZE
-        # the entry's RAM as words: item (addr >> 1) + word16[idx] or (addr >> 2) +
-        # word32[idx] of an aligned address, the addend in words (the RAM's base is word
-        # aligned wherever word views exist); small numbers, where the addend is not
-        self.host16: list[memoryview | None] = [None] * TLB_SIZE
-        self.host32: list[memoryview | None] = [None] * TLB_SIZE
-        self.word16 = [0] * TLB_SIZE
-        self.word32 = [0] * TLB_SIZE
+        # The same TLB for a generated fast path, which pays for one dict lookup where
+        # the compare costs three lines: each entry whose read (write) tag is a bare RAM
+        # page, i.e. exactly those a load (store) compare would hit, as page -> that
+        # page's bytes (RAMBlock.page_views).  The access's key is its address masked as
+        # the compare masks it (alignment bits kept), so a misaligned access, a flagged
+        # entry or another page finds nothing and goes on to the compare.
+        self.read_pages: dict[int, tuple] = {}
+        self.write_pages: dict[int, tuple] = {}
         self.stats = cpu.stats
         # asynchronous flushes requested of this vCPU, applied at its next TB boundary
         self.pending_flush_all = False
@@ -375,28 +384,36 @@ class SoftMMU:
             write_flags = self.machine.policy.tlb_fill_flags(self.cpu, page)
             if page in self.memory.ram_list.code_pages:
                 write_flags |= TLB_NOTDIRTY
+            self._drop_pages(idx)
             self.addr_read[idx] = page
             self.addr_write[idx] = page | write_flags
             self.addr_code[idx] = page
             self.host[idx] = block.mv
-            self.host16[idx] = block.mv16
-            self.host32[idx] = block.mv32
             self.addend[idx] = -block.base
-            self.word16[idx] = -block.base >> 1
-            self.word32[idx] = -block.base >> 2
+            views = self.read_pages[page] = block.page_views.get(page) or block.views_of(page)
+            if not write_flags:
+                self.write_pages[page] = views
             if self.on_change is not None:
                 self.on_change(idx)
             return
         if self.memory.find_mmio(page) is not None:
+            self._drop_pages(idx)
             self.addr_read[idx] = self.addr_write[idx] = page | TLB_MMIO
             self.addr_code[idx] = TLB_EMPTY
-            self.host[idx] = self.host16[idx] = self.host32[idx] = None
-            self.addend[idx] = self.word16[idx] = self.word32[idx] = 0
+            self.host[idx] = None
+            self.addend[idx] = 0
             if self.on_change is not None:
                 self.on_change(idx)
             return
         excp = EXCP.PREFETCH_ABORT if access == "fetch" else EXCP.DATA_ABORT
         raise GuestFault(excp, addr=addr, size=size, access=access)
+
+    def _drop_pages(self, idx: int) -> None:
+        """Take entry ``idx``'s page out of the page dicts: it is being refilled."""
+        old = self.addr_read[idx]
+        if old != TLB_EMPTY:  # (read and write tags always name the same page)
+            self.read_pages.pop(old & PAGE_MASK, None)
+            self.write_pages.pop(old & PAGE_MASK, None)
 
     # ------------------------------------------------------------------ code fetch
 
@@ -428,6 +445,8 @@ class SoftMMU:
             self.filled = False
             for tags in (self.addr_read, self.addr_write, self.addr_code):
                 tags[:] = _EMPTY_TAGS
+            self.read_pages.clear()
+            self.write_pages.clear()
         if self.on_change is not None:
             self.on_change(-1)
 
@@ -437,6 +456,9 @@ class SoftMMU:
         idx = (addr >> PAGE_BITS) & (TLB_SIZE - 1)
         page = addr & PAGE_MASK
         changed = False
+        if page in self.read_pages:
+            del self.read_pages[page]
+            self.write_pages.pop(page, None)
         for tags in (self.addr_read, self.addr_write, self.addr_code):
             if tags[idx] != TLB_EMPTY and tags[idx] & PAGE_MASK == page:
                 tags[idx] = TLB_EMPTY

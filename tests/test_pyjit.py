@@ -428,7 +428,7 @@ KEYWORDS = {"def", "if", "elif", "else", "while", "try", "except", "raise", "ret
             "or", "not", "is", "continue", "break", "pass", "True", "False", "None", "as"}
 FIXED_NAMES = {"cpu", "env", "rem", "mm", "ip", "n", "ipc", "left", "it", "lk", "w", "_b",
                "_i", "_k", "_s", "_v", "_e", "_st", "_tb", "_xs", "_xn", "_xm", "_xp", "_ar",
-               "_aw", "_hs", "_ad", "_ls", "_ss", "_sn", "_h2", "_h4", "_o2", "_o4", "_C", "_CNT", "_IPC", "_MI", "_MX",
+               "_aw", "_hs", "_ad", "_ls", "_ss", "_sn", "_rp", "_wp", "_KE", "_C", "_CNT", "_IPC", "_MI", "_MX",
                "_PC0", "_V", "_RUN", "_GE", "_FALLOFF", "_m", "_sp", "_chk", "_fl", "get", "executed",
                "pyjit_pc", "stats", "tbs_executed", "tb_chain_hits", "work", "stop_requested",
                "run_state"}

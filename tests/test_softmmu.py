@@ -4,6 +4,8 @@ page crossing, MMIO, unmapped memory, and the physical memory map (core/softmmu.
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from core.cpu import EXCP, GuestFault
 from core.errors import GuestError, TcglabError
@@ -50,26 +52,89 @@ def test_first_load_fills_then_second_load_hits_fast_path():
     assert st.slow_loads == slow + 1
 
 
-def test_word_views_index_by_the_address_in_words_plus_the_entrys_word_offset():
-    """What pyjit's inline fast path reads: host32[i][(a >> 2) + word32[i]] is the word at
-    a, host16[i][(a >> 1) + word16[i]] the halfword, for the RAM page the entry maps; the
-    offsets are small ints (one CPython digit) although the addresses are not."""
+def bare_pages(tags: list[int]) -> set[int]:
+    """The pages whose entry a compare would hit: tags that are a page and no flag."""
+    return {t for t in tags if t != TLB_EMPTY and not t & ~PAGE_MASK}
+
+
+def assert_page_dicts_mirror_tlb(mmu) -> None:
+    """read_pages/write_pages hold exactly the entries whose read/write tag is a bare RAM
+    page, each with that page's views (what pyjit's one-lookup fast path relies on)."""
+    assert set(mmu.read_pages) == bare_pages(mmu.addr_read)
+    assert set(mmu.write_pages) == bare_pages(mmu.addr_write)
+    block = mmu.memory.ram_list.blocks[0]
+    for page, views in [*mmu.read_pages.items(), *mmu.write_pages.items()]:
+        assert views is block.page_views[page]
+
+
+def test_page_dicts_give_the_items_of_the_page_an_aligned_access_reads():
+    """pyjit's fast path: read_pages[a & mask][log2 size][(a & 4095) >> log2 size] is the
+    byte, halfword or word at ``a``; a key with alignment bits left finds nothing."""
     m = machine()
     mmu = m.cpus[0].mmu
     write32(m, DATA + 0x24, 0x8899AABB)
     mmu.load(DATA, MemOp.UL)  # fill
-    i = idx(DATA)
-    assert mmu.host32[i][((DATA + 0x24) >> 2) + mmu.word32[i]] == 0x8899AABB
-    assert mmu.host16[i][((DATA + 0x26) >> 1) + mmu.word16[i]] == 0x8899
-    assert abs(mmu.word32[i]) < 1 << 30 and abs(mmu.word16[i]) < 1 << 30
-    m2 = machine()
-    m2.memory.add_mmio("dev", MMIO_BASE, PAGE_SIZE, lambda a, n: 0, lambda a, n, v: None)
-    mm2 = m2.cpus[0].mmu
-    mm2.load(DATA, MemOp.UL)
-    j = idx(MMIO_BASE)
-    mm2.word32[j] = mm2.word16[j] = 123  # stale, as a RAM page left them
-    mm2.load(MMIO_BASE, MemOp.UL)  # refilled as MMIO: no host words
-    assert mm2.host32[j] is None and mm2.word32[j] == mm2.word16[j] == 0
+    views = mmu.read_pages[DATA]
+    assert views[2][(DATA + 0x24 & 4095) >> 2] == 0x8899AABB
+    assert views[1][(DATA + 0x26 & 4095) >> 1] == 0x8899
+    assert views[0][DATA + 0x25 & 4095] == 0xAA
+    assert (DATA + 0x26) & (PAGE_MASK | 3) not in mmu.read_pages  # misaligned word
+    views[2][(DATA + 0x24 & 4095) >> 2] = 0x01020304  # the views are the RAM itself
+    assert read32(m, DATA + 0x24) == 0x01020304
+    assert mmu.write_pages[DATA] is views
+    assert_page_dicts_mirror_tlb(mmu)
+
+
+def test_page_dicts_leave_out_flagged_and_device_entries():
+    m = machine(vcpus=2)
+    m.memory.add_mmio("dev", MMIO_BASE, PAGE_SIZE, lambda a, n: 0, lambda a, n, v: None)
+    c0, c1 = m.cpus
+    c1.mmu.load(MMIO_BASE, MemOp.UL)
+    assert MMIO_BASE not in c1.mmu.read_pages and MMIO_BASE not in c1.mmu.write_pages
+    m.policy.load_link(c0, DATA, MemOp.UL | MemOp.MO_ALIGN)
+    c1.mmu.load(DATA, MemOp.UL)  # refilled with TLB_EXCL on its write tag
+    assert DATA in c1.mmu.read_pages and DATA not in c1.mmu.write_pages
+    m.translator.translate(c0, RAM_BASE, 0)  # code on the first page: stores must see it
+    c0.mmu.load(RAM_BASE, MemOp.UL)
+    assert RAM_BASE in c0.mmu.read_pages and RAM_BASE not in c0.mmu.write_pages
+    for mmu in (c0.mmu, c1.mmu):
+        assert_page_dicts_mirror_tlb(mmu)
+
+
+_PAGES = [RAM_BASE, DATA, DATA + PAGE_SIZE, DATA + TLB_SIZE * PAGE_SIZE, MMIO_BASE]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["load", "store", "ll", "flush", "flush_page",
+                                            "code", "write_code"]),
+                          st.integers(0, 1), st.sampled_from(_PAGES),
+                          st.sampled_from([0, 4, 6, 0xFFE])),
+                max_size=40))
+def test_page_dicts_mirror_the_tlb_through_any_fills_and_flushes(ops):
+    """Whatever sequence of loads, stores, LLs (which flush the other vCPU), full and
+    page flushes, code translated on a page and stores to that code (which flush the page
+    from every TLB), including pages that share a TLB index and a device page."""
+    m = machine(vcpus=2, ram_size="2M")
+    m.memory.add_mmio("dev", MMIO_BASE, PAGE_SIZE, lambda a, n: 0, lambda a, n, v: None)
+    for op, who, page, off in ops:
+        cpu = m.cpus[who]
+        addr = page + off
+        if op == "load":
+            cpu.mmu.load(addr, MemOp.UW)
+        elif op == "store":
+            cpu.mmu.store(addr, 0x1234, MemOp.UW)
+        elif op == "ll" and page != MMIO_BASE:
+            m.policy.load_link(cpu, page, MemOp.UL | MemOp.MO_ALIGN)
+        elif op == "flush":
+            tlb_flush(cpu)
+        elif op == "flush_page":
+            tlb_flush_page(cpu, addr)
+        elif op == "code" and page != MMIO_BASE:
+            m.translator.translate(cpu, page, 0)
+        elif op == "write_code" and page != MMIO_BASE:
+            m.memory.write_bytes(page, bytes(4))
+        for other in m.cpus:
+            assert_page_dicts_mirror_tlb(other.mmu)
 
 
 def test_on_change_reports_every_entry_a_fill_or_flush_changes():

@@ -204,7 +204,7 @@ class PyJitBackend(Backend):
             code.structured = False
         ipc, cnt = writer.tables()
         env = dict(ns.values)
-        env.update({"__builtins__": {}, "_GE": GuestException, "_RUN": _RUNNING,
+        env.update({"__builtins__": {}, "_GE": GuestException, "_KE": KeyError, "_RUN": _RUNNING,
                     "_m": self.machine, "_fl": guard.tb_flags, "_chk": guard.check,
                     "_sp": self._frontend.set_pc, "_IPC": ipc, "_CNT": cnt,
                     "_FALLOFF": self._falloff})
@@ -313,8 +313,7 @@ class PyJitBackend(Backend):
         its flags snapshot (see :mod:`.flags`); built once per vCPU."""
         mmu = cpu.mmu
         view = (mmu.addr_read, mmu.addr_write, mmu.host, mmu.addend, mmu.load_slow,
-                mmu.store_slow, self.flags.new_snapshot(), mmu.host16, mmu.host32, mmu.word16,
-                mmu.word32)
+                mmu.store_slow, self.flags.new_snapshot(), mmu.read_pages, mmu.write_pages)
         self._mm[cpu] = (mmu, view)
         return view
 

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from core.backend import EXIT_BUDGET, EXIT_NOCHAIN
 from core.ir import MemOp
-from core.softmmu import PAGE_BITS, TLB_SIZE, WORD_VIEWS
+from core.softmmu import PAGE_BITS, PAGE_SIZE, TLB_SIZE, WORD_VIEWS
 
 from .analysis import Block, Flow, Member, Unit, Variant
 from .lower import cond_expr
@@ -105,7 +105,7 @@ class FunctionWriter:
         head = ["def _tb(cpu, env, rem, mm, _b=0):" if self.multi
                 else "def _tb(cpu, env, rem, mm):"]
         if self.uses_mmu or self.track_w:
-            head.append("    _ar, _aw, _hs, _ad, _ls, _ss, _sn, _h2, _h4, _o2, _o4 = mm")
+            head.append("    _ar, _aw, _hs, _ad, _ls, _ss, _sn, _rp, _wp = mm")
         self.lines = []
         self._load_globals([name for name in entry_live if name[0] == "g"], 1)
         head += self.lines
@@ -494,88 +494,84 @@ class FunctionWriter:
             return str((int(addr) >> PAGE_BITS) & (TLB_SIZE - 1))
         return f"({addr} >> {PAGE_BITS}) & {TLB_SIZE - 1}"
 
-    @staticmethod
-    def _words(st: Step) -> tuple[str, int, str] | None:
-        """(view, shift, offsets) for a little-endian 16- or 32-bit access that may go
-        through the softmmu's word views (``host16``/``host32``, indexed by the address in
-        words plus ``word16``/``word32``) when aligned, else None."""
-        size = st.mem[0]
-        if not WORD_VIEWS or size not in (2, 4) or st.value & MemOp.MO_BSWAP:
-            return None
-        return ("_h2", 1, "_o2") if size == 2 else ("_h4", 2, "_o4")
+    def _access(self, st: Step, addr: str, write: bool, depth: int, fast, by_struct,
+                slow: str) -> None:
+        """An inline softmmu access, as ``SoftMMU.load``/``store`` would do it.
 
-    def _fast_paths(self, st: Step, addr: str, tags: str, depth: int):
-        """The inline TLB compare(s); yields (depth, host expression) for each fast path.
-
-        An aligned 16/32-bit access indexes a word view (one item access); a misaligned one
-        that stays in its page, where the memop allows it, takes the struct path after a
-        second compare, as ``SoftMMU.load`` would; anything else is the slow path.
+        A little-endian access of 1, 2 or 4 bytes looks its page up in the softmmu's page
+        dicts (``read_pages``/``write_pages``: the entries the tag compare would hit),
+        keyed by the address masked as that compare masks it, and takes an item of the
+        page: ``fast(item)`` is the line.  What misses (another page, a flagged entry, a
+        misaligned address) goes on to the compare, where a misaligned access the memop
+        allows, inside its page, takes the struct path (``by_struct(offset)``); anything
+        else is the slow path.  Wider or byte-swapped accesses take the compare directly.
         """
         size, fn, adj, cmpmask = st.mem
-        words = self._words(st)
-        self._line(f"_i = {self._index(addr)}", depth)
-        if words is None:
-            self._line(f"if {tags}[_i] == {self._tag(addr, adj, cmpmask)}:", depth)
-            yield depth + 1, None
-            return
-        view, shift, offsets = words
-        if addr[0].isdigit() and int(addr) & (size - 1):  # misaligned constant: no word path
-            self._line(f"if {tags}[_i] == {self._tag(addr, adj, cmpmask)}:", depth)
-            yield depth + 1, None
-            return
-        self._line(f"if {tags}[_i] == {self._tag(addr, 0, cmpmask | (size - 1))}:", depth)
-        word = str(int(addr) >> shift) if addr[0].isdigit() else f"({addr} >> {shift})"
-        yield depth + 1, f"{view}[_i][{word} + {offsets}[_i]]"
-        if cmpmask & (size - 1) != size - 1 and not addr[0].isdigit():  # misaligned allowed
-            self._line(f"elif {tags}[_i] == {self._tag(addr, adj, cmpmask)}:", depth)
-            yield depth + 1, None
+        const = addr[0].isdigit()
+        shift = size.bit_length() - 1
+        misaligned = size > 1 and cmpmask & (size - 1) != size - 1  # the memop allows it
+        paged = (size == 1 or WORD_VIEWS) and size <= 4 and not st.value & MemOp.MO_BSWAP \
+            and not (const and int(addr) & (size - 1))
+        if paged:
+            mask = cmpmask | (size - 1)
+            if const:
+                key, item = str(int(addr) & mask), str((int(addr) & (PAGE_SIZE - 1)) >> shift)
+            else:
+                key = f"{addr} & {mask}"
+                item = f"{addr} & {PAGE_SIZE - 1}"
+                if shift:
+                    item = f"({item}) >> {shift}"
+            self._line("try:", depth)
+            self._line(fast(f"{'_wp' if write else '_rp'}[{key}][{shift}][{item}]"), depth + 1)
+            self._line("except _KE:", depth)
+            depth += 1
+        if not paged or (misaligned and not const):
+            self._line(f"_i = {self._index(addr)}", depth)
+            self._line(f"if {'_aw' if write else '_ar'}[_i] == {self._tag(addr, adj, cmpmask)}:",
+                       depth)
+            self._line(by_struct(f"{addr} + _ad[_i]"), depth + 1)
+            self._line("else:", depth)
+            depth += 1
+        self._site(st, depth)
+        self._writeback(self.flow.dirty[st.uid], depth)
+        self._lost_witness(depth)
+        # (a slow path writes no env slot of this vCPU: the locals stay right)
+        self._line(slow, depth)
 
     def _load(self, st: Step, depth: int) -> None:
         (addr,) = st.ins
         (dest,) = st.defs
-        size, fn, adj, cmpmask = st.mem
+        size, fn, _adj, _cmpmask = st.mem
         fix = st.signed_fix
-        off = f"{addr} + _ad[_i]"
-        for inner, item in self._fast_paths(st, addr, "_ar", depth):
-            if item is not None:
-                half = 1 << (8 * size - 1)
-                fast = f"((({item} ^ {half}) - {half}){fix})" if st.value & MemOp.MO_SIGN \
-                    else f"{item}{fix}"
-            elif size == 1 and st.value & 4:
-                fast = f"(((_hs[_i][{off}] ^ 128) - 128){fix})"
-            elif size == 1:
-                fast = f"_hs[_i][{off}]"
-            else:
-                fast = f"{fn}(_hs[_i], {off})[0]{fix}"
-            self._line(f"{dest} = {fast}", inner)
-        self._line("else:", depth)
-        self._site(st, depth + 1)
-        self._writeback(self.flow.dirty[st.uid], depth + 1)
-        self._lost_witness(depth + 1)
-        # (a slow path writes no env slot of this vCPU: the locals stay right)
-        self._line(f"{dest} = _ls({addr}, {st.value}){fix}", depth + 1)
+        half = 1 << (8 * size - 1)
+
+        def fast(item: str) -> str:
+            if st.value & MemOp.MO_SIGN:
+                return f"{dest} = ((({item} ^ {half}) - {half}){fix})"
+            return f"{dest} = {item}{fix}"
+
+        def by_struct(off: str) -> str:
+            if size == 1:
+                return fast(f"_hs[_i][{off}]")
+            return f"{dest} = {fn}(_hs[_i], {off})[0]{fix}"
+
+        self._access(st, addr, False, depth, fast, by_struct,
+                     f"{dest} = _ls({addr}, {st.value}){fix}")
 
     def _store(self, st: Step, depth: int) -> None:
         value, addr = st.ins
-        size, fn, adj, cmpmask = st.mem
-        off = f"{addr} + _ad[_i]"
+        size, fn, _adj, _cmpmask = st.mem
         vmask = (1 << (8 * size)) - 1
         if value[0].isdigit():
             v = str(int(value) & vmask)
         else:
             v = value if 8 * size >= st.bits else f"{value} & {vmask}"
-        for inner, item in self._fast_paths(st, addr, "_aw", depth):
-            if item is not None:
-                self._line(f"{item} = {v}", inner)
-            elif size == 1:
-                self._line(f"_hs[_i][{off}] = {v}", inner)
-            else:
-                self._line(f"{fn}(_hs[_i], {off}, {v})", inner)
-        self._line("else:", depth)
-        self._site(st, depth + 1)
-        self._writeback(self.flow.dirty[st.uid], depth + 1)
-        self._lost_witness(depth + 1)
-        self._line(f"_ss({addr}, {value}, {st.value})", depth + 1)
+
+        def by_struct(off: str) -> str:
+            return f"_hs[_i][{off}] = {v}" if size == 1 else f"{fn}(_hs[_i], {off}, {v})"
+
+        self._access(st, addr, True, depth, lambda item: f"{item} = {v}", by_struct,
+                     f"_ss({addr}, {value}, {st.value})")
 
     def _stats_flush(self, depth: int) -> None:
         """Count the TBs entered inside the unit as cpu_exec would have: chained ones
