@@ -63,8 +63,8 @@ def run(code: list[tuple], cpu, tb: TranslationBlock, budget: int,
         set_pc: Callable[[object, int], None]) -> tuple[int, int]:
     """Run ``code`` (from :func:`prepare`) for at most ``budget`` instructions; returns
     ``(exit, executed)``.  A guest exception leaves with ``executed`` and ``insn_pc`` (the
-    pc of the instruction that raised it) set; the caller finishes it.  pyjit's first
-    tier runs TBs through this loop too."""
+    pc of the instruction that raised it) set; the caller finishes it.  (pyjit's tier 0
+    makes the same calls in the same order from closures prepared per op.)"""
     env = cpu.env
     frame = [0] * tb.n_locals
     executed = 0

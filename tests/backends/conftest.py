@@ -1,7 +1,8 @@
 """The backends the differential tests run: every registered one but the interpreter.
 
 ``diff_backend`` is parametrized over the registered backends except ``interp`` (the
-reference they are all compared with).  A backend whose construction raises a
+reference they are all compared with); ``ir_diff_backend`` adds the variants of them that
+:data:`tests.backends.irgen.VARIANTS` names (pyjit's tier 0).  A backend whose construction raises a
 :class:`~core.errors.TcglabError` saying its runtime is not installed (arm-host needs
 unicorn and keystone) is skipped, or fails when ``TCGLAB_REQUIRE_ORACLES=1``, as the
 oracle tests in ``tests/arm`` do.  ``TCGLAB_DIFF_BACKENDS=pyjit,arm-host`` picks
@@ -19,7 +20,7 @@ import pytest
 
 from core.errors import TcglabError
 from core.plugins import PluginManager
-from tests.backends.irgen import irgen_machine
+from tests.backends.irgen import VARIANTS, irgen_machine
 from tests.conftest import oracles_required
 
 REFERENCE = "interp"
@@ -51,13 +52,25 @@ def missing_runtime(backend: str) -> str | None:
     return None
 
 
-@pytest.fixture(scope="session", params=diff_backends())
-def diff_backend(request) -> str:
-    """The name of a backend under test (skipped when its runtime is missing)."""
-    name = request.param
+def _usable(name: str) -> str:
+    """``name``, if its backend can run here; else skip (fail under REQUIRE_ORACLES)."""
     why = missing_runtime(name)
     if why is not None:
         if oracles_required():
             pytest.fail(f"backend {name!r} cannot run and TCGLAB_REQUIRE_ORACLES=1: {why}")
         pytest.skip(f"backend {name!r} cannot run here: {why}")
     return name
+
+
+@pytest.fixture(scope="session", params=diff_backends())
+def diff_backend(request) -> str:
+    """The name of a backend under test (skipped when its runtime is missing)."""
+    return _usable(request.param)
+
+
+@pytest.fixture(scope="session",
+                params=diff_backends() + [v for v in VARIANTS if v.split(":")[0] in diff_backends()])
+def ir_diff_backend(request) -> str:
+    """``diff_backend`` and the :data:`~tests.backends.irgen.VARIANTS` of those backends,
+    for the random-IR diff (cheap enough to run a variant; whole workloads are not)."""
+    return _usable(request.param)

@@ -143,16 +143,21 @@ def memory_policies() -> list[str]:
 
 
 #: Options that make a backend run its generated code on a TB's first execution (pyjit
-#: otherwise interprets a TB for its first runs, and a generated TB runs once).
+#: otherwise runs a TB in its tier 0 for its first runs, and a generated TB runs once).
 EAGER = {"pyjit": {"pyjit": {"compile_after": 0, "checked_after": 0}}}
+#: Variants diffed as backends of their own, ``backend:variant`` -> options: pyjit's tier 0
+#: (its closures per op) is never compiled past.
+VARIANTS = {"pyjit:tier0": {"pyjit": {"compile_after": 1 << 30, "checked_after": 1 << 30}}}
 
 
 def irgen_machine(backend: str, policy: str = "exclusive-bitmap", vcpus: int = 2) -> Machine:
-    """A machine with the generated TBs' state layout, RAM and device, on ``backend``."""
-    config = parse_config({"machine": {"frontend": "irgen", "backend": backend,
+    """A machine with the generated TBs' state layout, RAM and device, on ``backend`` (a
+    backend's name, or one of :data:`VARIANTS`)."""
+    options = VARIANTS.get(backend) or EAGER.get(backend, {})
+    config = parse_config({"machine": {"frontend": "irgen", "backend": backend.split(":")[0],
                                        "memory_policy": policy, "vcpus": vcpus,
                                        "ram_size": RAM_SIZE},
-                           "plugins": EAGER.get(backend, {})}, "<irgen>")
+                           "plugins": options}, "<irgen>")
     return Machine(config, plugin_manager())
 
 

@@ -167,19 +167,19 @@ def report(prog: IRProgram, backend: str, lines: list[str]) -> str:
 @seed(SEED)
 @DIFF_SETTINGS
 @given(prog=ir_programs())
-def test_random_tbs_match_interp(diff_backend, prog):
+def test_random_tbs_match_interp(ir_diff_backend, prog):
     want, m, _tb = execute(prog, REFERENCE)
     names = m.frontend.layout.names
     del m, _tb  # a failing example's traceback keeps this frame: keep it small
     try:
-        got, _m, _tb = execute(prog, diff_backend)
+        got, _m, _tb = execute(prog, ir_diff_backend)
     except Exception as exc:
-        raise AssertionError(report(prog, diff_backend, [
-            f"{diff_backend} raised {type(exc).__name__}: {exc}; {REFERENCE} gave {want.result}"
+        raise AssertionError(report(prog, ir_diff_backend, [
+            f"{ir_diff_backend} raised {type(exc).__name__}: {exc}; {REFERENCE} gave {want.result}"
         ])) from exc
     del _m, _tb
-    lines = differences(names, want, got, diff_backend)
-    assert not lines, report(prog, diff_backend, lines)
+    lines = differences(names, want, got, ir_diff_backend)
+    assert not lines, report(prog, ir_diff_backend, lines)
 
 
 # --------------------------------------------------------------------------- the generator
