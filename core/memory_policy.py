@@ -54,6 +54,10 @@ class MemoryPolicy:
 
     name: ClassVar[str] = ""
     Options: ClassVar[type] = NoOptions
+    # True when ``tlb_fill_flags`` flags every RAM page, so that every store takes the
+    # slow path: a backend may then leave out an inline store fast path that never hits
+    # (pyjit's costs a raised KeyError per miss).  Only speed depends on it.
+    flags_every_store: ClassVar[bool] = False
 
     def __init__(self, machine: "Machine", options: Any = None):
         self.machine = machine

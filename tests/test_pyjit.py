@@ -317,6 +317,23 @@ def test_a_softmmu_slow_path_writes_back_and_reloads_nothing():
         assert "env[" in lines[k - 1] and "= env[" not in lines[k + 1], text
 
 
+def test_a_load_or_store_looks_its_page_up_unless_the_policy_flags_every_store():
+    """The inline fast path is one lookup in the softmmu's page dicts; under a policy whose
+    TLB fills flag every store (store-test), a store lookup could only miss and raise, so
+    stores keep the tag compare.  Same results as interp either way."""
+    prog = [("MOVI", 5, 0, 7), *toyisa.li(2, RAM_BASE + 0x2000), ("STW", 5, 2, 0),
+            ("LDW", 3, 2, 0), ("ADDI", 5, 5, 1), ("EXIT", 0, 3, 0)]
+    for policy, store_lookups in (("exclusive-bitmap", True), ("store-test", False)):
+        reference = run_both(prog, memory_policy=policy)
+        assert reference[0] == reference[1]
+        m = machine(prog, memory_policy=policy)
+        m.run()
+        text = "\n".join(sources(m))
+        assert "_rp[" in text, text
+        assert ("_wp[" in text) is store_lookups, text
+        assert ("_aw[_i] ==" in text) is not store_lookups, text
+
+
 def test_guest_fault_mid_tb_reports_like_interp():
     prog = [("MOVI", 5, 0, 1), ("ADDI", 5, 5, 2), *toyisa.li(2, 0x3000_0000),
             ("LDW", 3, 2, 0), ("MOVI", 5, 0, 99), ("EXIT", 0, 0, 0)]

@@ -50,6 +50,7 @@ class StoreTestPolicy(MemoryPolicy):
 
     name = "store-test"
     Options = StoreTestOptions
+    flags_every_store = True  # see tlb_fill_flags
 
     def __init__(self, machine, options=None):
         super().__init__(machine, options)

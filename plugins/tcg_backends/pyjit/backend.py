@@ -198,7 +198,8 @@ class PyJitBackend(Backend):
             rewrites |= flag_writes_before(m, guard.slots)
         writer = FunctionWriter(unit, fl, variant, flags_mode=guard.mode,
                                 member_flags=member_flags, rewrites_flags=rewrites,
-                                flag_slots=guard.ordered)
+                                flag_slots=guard.ordered,
+                                paged_stores=not self.machine.policy.flags_every_store)
         source = writer.source()
         if len(unit.members) == 1 and writer.block_dispatch:
             code.structured = False

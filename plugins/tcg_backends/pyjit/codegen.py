@@ -61,7 +61,7 @@ class FunctionWriter:
 
     def __init__(self, unit: Unit, flow: Flow, variant: Variant, *, flags_mode: str,
                  member_flags: list[str], rewrites_flags: set[int],
-                 flag_slots: tuple[int, ...] = ()):
+                 flag_slots: tuple[int, ...] = (), paged_stores: bool = True):
         self.unit = unit
         self.flow = flow
         self.variant = variant
@@ -69,6 +69,7 @@ class FunctionWriter:
         self.member_flags = member_flags  # source atom of each member's tb.flags
         self.rewrites_flags = rewrites_flags  # exits a store to a slot tb_flags reads may precede
         self.flag_slots = flag_slots  # the slots the flags snapshot holds (witness mode)
+        self.paged_stores = paged_stores  # False: every store misses (see _access)
         self.loop = bool(variant.edges)
         self.multi = len(unit.members) > 1
         self.track_w = self.loop and flags_mode == "witness"  # the flags snapshot is used
@@ -504,14 +505,16 @@ class FunctionWriter:
         page: ``fast(item)`` is the line.  What misses (another page, a flagged entry, a
         misaligned address) goes on to the compare, where a misaligned access the memop
         allows, inside its page, takes the struct path (``by_struct(offset)``); anything
-        else is the slow path.  Wider or byte-swapped accesses take the compare directly.
+        else is the slow path.  Wider or byte-swapped accesses take the compare directly,
+        and so do stores under a policy that flags every store
+        (``MemoryPolicy.flags_every_store``), where a lookup would only raise.
         """
         size, fn, adj, cmpmask = st.mem
         const = addr[0].isdigit()
         shift = size.bit_length() - 1
         misaligned = size > 1 and cmpmask & (size - 1) != size - 1  # the memop allows it
         paged = (size == 1 or WORD_VIEWS) and size <= 4 and not st.value & MemOp.MO_BSWAP \
-            and not (const and int(addr) & (size - 1))
+            and not (const and int(addr) & (size - 1)) and (self.paged_stores or not write)
         if paged:
             mask = cmpmask | (size - 1)
             if const:
