@@ -9,9 +9,11 @@ the instructions run, and which TB of the unit it left from.
   back where Python outside the unit may read ``env`` (exits, calls, slow paths, slice
   ends), reloaded after a call that may have written ``env`` (a softmmu slow path
   writes none, see core.softmmu, as QEMU's memory helpers write no TCG global).
-* The softmmu fast path is inline and mirrors ``SoftMMU.load``/``store`` exactly (index,
-  tag compare with the memop's ``adj``/``cmpmask``, struct access on the host
-  memoryview); the slow path calls ``load_slow``/``store_slow``.
+* The softmmu fast path is inline and hits exactly where ``SoftMMU.load``/``store``
+  would: an access of 1, 2 or 4 bytes looks its page up in the softmmu's page dicts
+  (the entries a tag compare would hit) and takes an item of the page; what misses there,
+  and wider accesses, take the tag compare (the memop's ``adj``/``cmpmask``) and the
+  struct access on the host memoryview; the slow path calls ``load_slow``/``store_slow``.
 * Control flow inside a TB: forward branches become nested ``if`` blocks; anything else
   (backward or crossing branches) runs as a block-dispatch loop, slower and always right.
 * A transition (a ``goto_tb`` to a TB of the unit, the TB itself included) falls
