@@ -75,7 +75,7 @@ class CompiledTB:
     max_insns: int = _NEVER  # _NEVER until the full form exists
     members: tuple = ()  # the TBs the full form may leave from (index = its 3rd result)
     checked: object | None = None  # the form that stops where the budget runs out
-    tier0: list | None = None  # the ops for tier 0 (prepared on first use)
+    tier0: tuple | None = None  # tier 0's closures and pcs (prepared on first use)
     runs: int = 0  # whole runs in tier 0 (compiled after options.compile_after)
     partial_runs: int = 0  # tier-0 runs the budget may end (options.checked_after)
     hits: int = 0  # entries of the full form
