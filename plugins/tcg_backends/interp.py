@@ -22,7 +22,8 @@ K_INSN, K_OP, K_BRCOND, K_BR, K_LABEL, K_GOTO_TB, K_EXIT_TB = range(7)
 W_CONST, W_ENV, W_FRAME = range(3)
 
 
-def _where(t: Temp) -> tuple[int, int]:
+def where(t: Temp) -> tuple[int, int]:
+    """Where an operand lives: ``(W_CONST, value)``, ``(W_ENV, slot)`` or ``(W_FRAME, index)``."""
     if t.kind is TempKind.CONST:
         return (W_CONST, t.value)
     if t.kind is TempKind.GLOBAL:
@@ -52,11 +53,11 @@ def _op(op: Op, label_at: dict[int, int]) -> tuple:
         return (K_GOTO_TB, None, (), (), (), consts[0])
     if name == "exit_tb":
         return (K_EXIT_TB, None, (), (), (), consts[0])
-    ins_w = tuple(_where(t) for t in ins)
+    ins_w = tuple(where(t) for t in ins)
     if op.opdef.cond_branch:
         label: Label = consts[-1]
         return (K_BRCOND, op.opdef.impl, (), ins_w, consts, label_at[label.id])
-    return (K_OP, op.opdef.impl, tuple(_where(t) for t in outs), ins_w, consts, len(outs))
+    return (K_OP, op.opdef.impl, tuple(where(t) for t in outs), ins_w, consts, len(outs))
 
 
 def run(code: list[tuple], cpu, tb: TranslationBlock, budget: int,

@@ -68,8 +68,11 @@ def diff_backend(request) -> str:
     return _usable(request.param)
 
 
-@pytest.fixture(scope="session",
-                params=diff_backends() + [v for v in VARIANTS if v.split(":")[0] in diff_backends()])
+def _with_variants(names: list[str]) -> list[str]:
+    return names + [v for v in VARIANTS if v.split(":")[0] in names]
+
+
+@pytest.fixture(scope="session", params=_with_variants(diff_backends()))
 def ir_diff_backend(request) -> str:
     """``diff_backend`` and the :data:`~tests.backends.irgen.VARIANTS` of those backends,
     for the random-IR diff (cheap enough to run a variant; whole workloads are not)."""

@@ -25,27 +25,19 @@ from typing import Any, Callable
 
 from core.backend import EXIT_BUDGET, EXIT_NOCHAIN
 from core.cpu import GuestException
-from core.ir import Temp, TempKind, TranslationBlock
+from core.ir import TranslationBlock
+from plugins.tcg_backends.interp import W_CONST, W_ENV, where
 
 __all__ = ["prepare", "run"]
 
-# where an operand lives: a constant (passed as is), an env slot, a frame slot
-_CONST, _ENV, _FRAME = "c", "e", "f"
 _LEAVE = -2  # next-op values below this leave the TB: exit slot = _LEAVE - value
 _factories: dict[tuple, Callable] = {}
 
 
-def _where(t: Any) -> tuple[str, Any]:
-    if not isinstance(t, Temp) or t.kind is TempKind.CONST:
-        return (_CONST, t.value if isinstance(t, Temp) else t)
-    if t.kind is TempKind.GLOBAL:
-        return (_ENV, t.index)
-    return (_FRAME, t.index)
-
-
-def _factory(ins: tuple[str, ...], outs: tuple[str, ...], n_consts: int,
+def _factory(ins: tuple[int, ...], outs: tuple[int, ...], n_consts: int,
              branch: bool) -> Callable:
-    """``make(impl, operands..., consts..., next, target)`` for ops of this shape."""
+    """``make(impl, operands..., consts..., next, target)`` for ops of this shape (where
+    each input and output lives, as :func:`plugins.tcg_backends.interp.where` says)."""
     key = (ins, outs, n_consts, branch)
     make = _factories.get(key)
     if make is not None:
@@ -54,14 +46,14 @@ def _factory(ins: tuple[str, ...], outs: tuple[str, ...], n_consts: int,
         + [f"c{k}" for k in range(n_consts)]
     args = ["cpu"]
     for k, w in enumerate(ins):
-        args.append(f"a{k}" if w == _CONST else f"{'env' if w == _ENV else 'frame'}[a{k}]")
+        args.append(f"a{k}" if w == W_CONST else f"{'env' if w == W_ENV else 'frame'}[a{k}]")
     args += [f"c{k}" for k in range(n_consts)]
     call = f"impl({', '.join(args)})"
     body: list[str] = []
     if branch:
         body.append(f"return target if {call} else nxt")
     else:
-        stores = [f"{'env' if w == _ENV else 'frame'}[o{k}]" for k, w in enumerate(outs)]
+        stores = [f"{'env' if w == W_ENV else 'frame'}[o{k}]" for k, w in enumerate(outs)]
         if len(stores) == 1:
             body.append(f"{stores[0]} = {call}")
         elif stores:
@@ -113,8 +105,8 @@ def prepare(tb: TranslationBlock) -> tuple[list, list[int]]:
         elif name == "exit_tb":
             code.append(_jump(_LEAVE - EXIT_NOCHAIN))
         else:
-            in_w = [_where(t) for t in ins]
-            out_w = [_where(t) for t in outs]
+            in_w = [where(t) for t in ins]
+            out_w = [where(t) for t in outs]
             branch = op.opdef.cond_branch
             if branch:
                 target = target_of[consts[-1].id]
