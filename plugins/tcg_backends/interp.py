@@ -14,21 +14,11 @@ from typing import Callable
 from core.backend import EXIT_BUDGET, EXIT_NOCHAIN, Backend
 from core.cpu import GuestException
 from core.hookspecs import hookimpl
-from core.ir import Label, Op, Temp, TempKind, TranslationBlock
+from core.ir import Label, Op, TranslationBlock
+from core.operands import W_CONST, W_ENV, where
 
 # op kinds of the compiled form
 K_INSN, K_OP, K_BRCOND, K_BR, K_LABEL, K_GOTO_TB, K_EXIT_TB = range(7)
-# where a temp lives
-W_CONST, W_ENV, W_FRAME = range(3)
-
-
-def where(t: Temp) -> tuple[int, int]:
-    """Where an operand lives: ``(W_CONST, value)``, ``(W_ENV, slot)`` or ``(W_FRAME, index)``."""
-    if t.kind is TempKind.CONST:
-        return (W_CONST, t.value)
-    if t.kind is TempKind.GLOBAL:
-        return (W_ENV, t.index)
-    return (W_FRAME, t.index)
 
 
 def prepare(tb: TranslationBlock) -> list[tuple]:

@@ -26,7 +26,7 @@ from typing import Any, Callable
 from core.backend import EXIT_BUDGET, EXIT_NOCHAIN
 from core.cpu import GuestException
 from core.ir import TranslationBlock
-from plugins.tcg_backends.interp import W_CONST, W_ENV, where
+from core.operands import W_CONST, W_ENV, where
 
 __all__ = ["prepare", "run"]
 
