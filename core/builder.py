@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+from .errors import IRError  # defined with the other user-facing errors; imported from here too
 from .ir import (
     I32,
     I64,
@@ -30,10 +31,6 @@ from .ir import (
     TranslationBlock,
     make_oi,
 )
-
-
-class IRError(ValueError):
-    """An op was emitted with the wrong shape: a frontend or plugin bug, named precisely."""
 
 
 _GENERIC_BINARY = ("add", "sub", "mul", "and", "or", "xor", "andc", "orc", "shl", "shr",

@@ -33,6 +33,15 @@ class GuestError(TcglabError):
     """The guest did something the machine cannot continue from (fault, undefined insn)."""
 
 
+class IRError(TcglabError, ValueError):
+    """An op was emitted with the wrong shape, or is not in the op table.
+
+    A frontend or plugin bug, named precisely; it reaches the user as one line all the
+    same (an op missing because its plugin is disabled looks like this when the frontend
+    did not declare ``tcglab_requires``).  Also a ValueError, as it always was.
+    """
+
+
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """Return ``" (did you mean 'x'?)"`` for the closest choice, or ``""``."""

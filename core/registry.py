@@ -7,6 +7,7 @@ not be installed or may be disabled.
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import Any, Generic, Iterator, TypeVar
 
 from attrs import evolve
@@ -16,6 +17,11 @@ from .ir import BASE_OPS, OpDef, OpTable
 
 T = TypeVar("T")
 
+#: The plugin whose hook implementation is running.  Every implementation is called with
+#: the same registry (pluggy's hook relay calls them all with one set of arguments), so
+#: the plugin manager says who is calling here, around each call, and :class:`Registry`
+#: credits what is added to that plugin.  Outside any hook it is ``"core"``.
+calling_plugin: ContextVar[str] = ContextVar("tcglab_calling_plugin", default="core")
 
 
 class _Table(Generic[T]):
@@ -58,13 +64,17 @@ class Registry:
     """Frontends, backends, memory policies and IR ops, each with the plugin that gave it."""
 
     def __init__(self) -> None:
-        self.current_plugin = "core"
         self.frontends: _Table[type] = _Table("frontend")
         self.backends: _Table[type] = _Table("backend")
         self.memory_policies: _Table[type] = _Table("memory_policy")
         self.workloads: _Table[Any] = _Table("workload")
         self.optable = OpTable()
         self.op_providers: dict[str, str] = {d.name: "core" for d in BASE_OPS}
+
+    @property
+    def current_plugin(self) -> str:
+        """The plugin registering now (see :data:`calling_plugin`)."""
+        return calling_plugin.get()
 
     # the registration API plugins call ------------------------------------------------
 

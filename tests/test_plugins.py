@@ -525,7 +525,7 @@ def test_unknown_component_names(key, value, kind, suggestion, registered):
 
 class _Raises:
     def __init__(self, hook: str, exc: Exception):
-        def impl(**kwargs):
+        def impl(*args):  # pluggy passes the spec's arguments positionally
             raise exc
         impl.__signature__ = inspect.signature(getattr(hookspecs, hook))
         setattr(self, hook, hookimpl(impl))

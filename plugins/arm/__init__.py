@@ -13,6 +13,11 @@ from core.hookspecs import hookimpl
 
 from .frontend import ArmFrontend
 
+#: LDREX/STREX and friends are the llsc plugin's ops (``qemu_ldlink_*``/``qemu_stcond_*``):
+#: without it the frontend could not translate them, so disabling llsc alone is an error
+#: when the plugins load, naming both (see core.plugins.REQUIRES).
+tcglab_requires = ("llsc",)
+
 
 @hookimpl
 def tcglab_register_frontends(registry) -> None:

@@ -19,6 +19,10 @@ from .frontend import RiscvFrontend, RiscvOptions
 
 __version__ = "0.1.0"
 
+#: LR.W/SC.W translate to the llsc plugin's ops; tcglab refuses to load this plugin with
+#: llsc disabled, naming both, rather than fail at the first LR.W.
+tcglab_requires = ("llsc",)
+
 
 @hookimpl
 def tcglab_register_frontends(registry) -> None:
