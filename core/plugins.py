@@ -218,6 +218,8 @@ class PluginManager:
                         "be a wrapper (wrapper=True or hookwrapper=True); wrappers are for "
                         "event hooks")
                 impl.function = _attributed(impl, caller.name)
+                # an old-style wrapper now runs inside a new-style one (see _attributed_wrapper)
+                impl.wrapper, impl.hookwrapper = impl.wrapper or impl.hookwrapper, False
 
     def _check_hook_names(self) -> None:
         """pluggy's ``check_pending()`` as one line: an ``@hookimpl`` whose name is no spec
