@@ -5,6 +5,17 @@ Registration hooks receive a typed :class:`~core.registry.Registry` and call its
 ``add_*`` methods, as tox's ``tox_register_tox_env(register)`` does; event hooks are
 coarse (once per translated TB, once per run), never per instruction or per access:
 hot paths do not go through pluggy.
+
+:class:`core.plugins.PluginManager` calls every hook through pluggy's hook relay, with
+the arguments positionally by the names below (an implementation may take a subset).
+When plugins load, an ``@hookimpl`` whose name is not a spec here is an error naming it
+(pluggy's ``check_pending()``; mark a hook another plugin specifies
+``optionalhook=True``), and so is a plugin whose ``tcglab_requires`` names a plugin that
+is not loaded.  Event hooks accept wrapper implementations (``wrapper=True`` or
+``hookwrapper=True``); registration hooks refuse them.  Whatever an implementation
+raises reaches the user as one line naming the plugin and the hook (a
+:class:`~core.errors.TcglabError` keeps its own message).  docs/writing-a-frontend.md
+has the reference.
 """
 
 from __future__ import annotations
@@ -24,6 +35,9 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 
 # --------------------------------------------------------------------------- registration
+#
+# Called in core.plugins.REGISTRATION_HOOKS order, each once per plugin manager; the
+# registry credits every name to the plugin whose implementation added it.  No wrappers.
 
 
 @hookspec
@@ -34,8 +48,9 @@ def tcglab_register_ops(registry: "Registry") -> None:
         new (a duplicate fails naming both plugins) and the OpDef must carry reference
         semantics, so the interpreter can run it and other backends can fall back to it.
 
-    Called once per plugin manager, before frontends are instantiated.  The return value
-    is ignored.
+    Called once per plugin manager, before frontends are instantiated; no wrappers.  A
+    plugin that emits another plugin's ops lists that plugin in ``tcglab_requires``.  The
+    return value is ignored.
     """
 
 
@@ -47,7 +62,10 @@ def tcglab_register_frontends(registry: "Registry") -> None:
         :class:`core.frontend.Frontend` whose ``name`` is what ``[machine] frontend``
         selects.
 
-    Called once per plugin manager.  The return value is ignored.
+    Called once per plugin manager; no wrappers.  A frontend that emits a plugin's ops
+    (the ARM and RISC-V frontends emit the ``llsc`` plugin's LL/SC ops) declares
+    ``tcglab_requires = ("llsc",)`` in its plugin module, so disabling that plugin fails
+    when the plugins load, naming both.  The return value is ignored.
     """
 
 
@@ -58,7 +76,7 @@ def tcglab_register_backends(registry: "Registry") -> None:
     :param registry: call ``registry.add_backend(cls)`` with a subclass of
         :class:`core.backend.Backend` whose ``name`` is what ``[machine] backend`` selects.
 
-    Called once per plugin manager.  The return value is ignored.
+    Called once per plugin manager; no wrappers.  The return value is ignored.
     """
 
 
@@ -71,7 +89,7 @@ def tcglab_register_memory_policies(registry: "Registry") -> None:
         ``[machine] memory_policy`` selects; its ``Options`` attrs class validates the
         ``[plugins.<name>]`` table.
 
-    Called once per plugin manager.  The return value is ignored.
+    Called once per plugin manager; no wrappers.  The return value is ignored.
     """
 
 
@@ -83,11 +101,14 @@ def tcglab_register_workloads(registry: "Registry") -> None:
         :class:`core.compare.Workload` (name, ELF path, default arguments, budget, and
         the frontend that runs it when that is not the config's).
 
-    Called once per plugin manager.  The return value is ignored.
+    Called once per plugin manager; no wrappers.  The return value is ignored.
     """
 
 
 # --------------------------------------------------------------------------- translation
+#
+# From here on, event hooks: wrappers (wrapper=True / hookwrapper=True) run around the
+# other implementations and see their exceptions, as one-line TcglabErrors, at the yield.
 
 
 @hookspec
@@ -97,8 +118,8 @@ def tcglab_tb_translated(machine: "Machine", tb: "TranslationBlock") -> None:
     :param machine: the machine whose translator produced it.
     :param tb: the new TB, its IR in ``tb.ops`` and backend code in ``tb.compiled``.
 
-    Called only when some plugin implements it (the translator checks once per run).
-    The return value is ignored.
+    Called only when some plugin implements it (the translator checks once per run);
+    wrappers may run around the other implementations.  The return value is ignored.
     """
 
 
@@ -112,7 +133,7 @@ def tcglab_machine_created(machine: "Machine") -> None:
     :param machine: the new machine (vCPUs, RAM, policy and backend in place); a plugin
         may map MMIO regions or load images here.
 
-    The return value is ignored.
+    Wrappers may run around the other implementations.  The return value is ignored.
     """
 
 
@@ -126,5 +147,5 @@ def tcglab_run_finished(machine: "Machine", result: "RunResult") -> None:
     :param machine: the machine that ran.
     :param result: why it stopped, the exit status and the counters.
 
-    The return value is ignored.
+    Wrappers may run around the other implementations.  The return value is ignored.
     """

@@ -77,7 +77,7 @@ def _entry_points() -> list[metadata.EntryPoint]:
 
 
 def _one_line(text: str) -> str:
-    return "; ".join(line.strip() for line in str(text).splitlines() if line.strip())
+    return "; ".join(line.strip() for line in text.splitlines() if line.strip())
 
 
 def _raised(exc: Exception, plugin: str, hook: str) -> PluginError:
