@@ -8,7 +8,6 @@ exit status, never a traceback.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -18,6 +17,8 @@ import attrs
 
 from .config import KNOWN_SCHEDULES, Config, load_config, parse_config
 from .errors import TcglabError
+from .outcome import RunReason, RunResult, describe, failed_run
+from .output import check_writable, json_text, write_json
 from .plugins import PluginManager
 
 if TYPE_CHECKING:
@@ -84,7 +85,7 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     listing = pm.registry.listing()
     listing["plugins"] = pm.plugin_names()
     if args.json:
-        print(json.dumps(listing, indent=2))
+        print(json_text(listing))
         return 0
     from rich.console import Console
     from rich.table import Table
@@ -211,38 +212,18 @@ def config_summary(config: Config) -> dict:
                         "options": {n: dict(t) for n, t in config.plugins.options.items()}}}
 
 
-def run_exit_code(result) -> int:
+def run_exit_code(result: RunResult) -> int:
     """tcglab's exit status for a finished run (see RUN_EPILOG)."""
-    if result.reason == "deadlock" or result.reason == "all-off":
+    if result.reason in (RunReason.DEADLOCK, RunReason.ALL_OFF):
         return EXIT_STOPPED
-    if result.reason == "max-insns":
+    if result.reason == RunReason.MAX_INSNS:
         return EXIT_MAX_INSNS
     return result.exit_status & 0xFF
 
 
-def _run_note(result, config: Config) -> str:
-    """The one line tcglab prints on stderr when the guest did not simply exit, or ""."""
-    if result.reason == "deadlock":
-        return f"tcglab: {result.message}"
-    if result.reason == "all-off":
-        return "tcglab: every vCPU powered itself off without the guest exiting"
-    if result.reason == "max-insns":
-        return (f"tcglab: stopped after {result.insns} guest instructions (max_insns = "
-                f"{config.schedule.max_insns}) before the guest exited")
-    if result.reason == "reset":
-        return "tcglab: the guest asked for a system reset (PSCI SYSTEM_RESET); " \
-               "tcglab does not reboot, so the run ended as a power-off"
-    return ""
-
-
-def write_json_atomic(path: str, payload: dict, what: str = "--json") -> None:
-    """Write ``payload`` to ``path`` through a temporary file and ``os.replace``."""
-    from .report import write_atomic
-
-    def write(f) -> None:
-        json.dump(payload, f, indent=2, default=str)
-        f.write("\n")
-    write_atomic(path, write, what=what)
+#: The reasons ``tcglab run`` says nothing about: the guest ended the run itself (an
+#: ERROR is reported as the error it is).
+QUIET_REASONS = frozenset({RunReason.EXIT, RunReason.POWEROFF, RunReason.ERROR})
 
 
 def print_stats(result, machine, file=None) -> None:
@@ -305,25 +286,21 @@ def boot_program(args: argparse.Namespace, config: Config,
 def finish_run(args: argparse.Namespace, config: Config, machine: "Machine") -> int:
     """Run a booted machine to its end and report as ``tcglab run`` does (the note on
     stderr, --stats, --json); returns the exit status, or raises the guest's fault."""
-    from .machine import RunResult
-
     error: TcglabError | None = None
     started = time.perf_counter()
     try:
         result = machine.run()
     except TcglabError as exc:  # a guest fault: still report the counters and the JSON
         error = exc
-        result = RunResult("error", 1, machine.insns, str(exc), machine.stats(),
-                           time.perf_counter() - started)
+        result = failed_run(exc, machine, started)
     finally:
         close = getattr(machine.platform, "close", None)
         if close is not None:
             close()
         sys.stdout.flush()
     code = 1 if error is not None else run_exit_code(result)
-    note = _run_note(result, config)
-    if note:
-        print(note, file=sys.stderr)
+    if result.reason not in QUIET_REASONS:
+        print(f"tcglab: {describe(result, config.schedule.max_insns)}", file=sys.stderr)
     if args.stats:
         print_stats(result, machine)
     if args.json_file:
@@ -332,7 +309,7 @@ def finish_run(args: argparse.Namespace, config: Config, machine: "Machine") -> 
         platform_counters = getattr(machine.platform, "counters", None)
         if platform_counters:
             payload["stats"] = {**payload["stats"], "platform": dict(platform_counters)}
-        write_json_atomic(args.json_file, payload)
+        write_json(args.json_file, payload)
     if error is not None:
         raise error
     return code
@@ -506,7 +483,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     for path, flag in ((args.json_file, "--json"), (args.csv_file, "--csv"),
                        (args.plot_file, "--plot")):
         if path:
-            report.check_writable(path, flag)
+            check_writable(path, flag)
     if args.plot_file:
         report.require_matplotlib()
 
@@ -568,7 +545,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     print(f"tcglab compare: {len(runs)} runs in {elapsed:.1f}s on "
           f"{meta['jobs']} process{'es' if meta['jobs'] != 1 else ''}", file=sys.stderr)
     if args.json_file:
-        report.write_json(args.json_file, data)
+        write_json(args.json_file, data)
     if args.csv_file:
         report.write_csv(args.csv_file, cells)
     if args.plot_file:
