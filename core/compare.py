@@ -178,7 +178,7 @@ def check_strategies(names: Sequence[str], known: Iterable[str]) -> list[str]:
 class RunSpec:
     """Everything one run needs, as plain (picklable) data.
 
-    ``config`` is TOML-shaped data (as :func:`core.cli._config_data` gives) that already
+    ``config`` is TOML-shaped data (as :func:`core.cli.configure.config_data` gives) that already
     holds this run's memory policy, seed and budget.
     """
 
