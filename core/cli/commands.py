@@ -117,7 +117,6 @@ def finish_run(args: argparse.Namespace, config: Config, machine: "Machine") -> 
     return code
 
 
-
 def cmd_trace(args: argparse.Namespace, plugins: Plugins) -> int:
     from .. import trace
 
@@ -133,7 +132,6 @@ def cmd_trace(args: argparse.Namespace, plugins: Plugins) -> int:
         log.start(stream, f"--trace-file {args.trace_file}" if args.trace_file else "stderr",
                   image)
         return finish_run(args, config, machine)
-
 
 
 # -- tcglab compare -----------------------------------------------------------------------
@@ -224,7 +222,6 @@ def cmd_compare(args: argparse.Namespace, plugins: Plugins) -> int:
     if args.plot_file:
         report.write_plot(args.plot_file, data)
     return 0
-
 
 
 COMMANDS = {"plugins": cmd_plugins, "run": cmd_run, "compare": cmd_compare, "trace": cmd_trace}
