@@ -20,8 +20,8 @@ class RunReason(str, Enum):
     """Why a run stopped.  The values are what ``--json`` and compare's records hold (a
     member is a ``str``, so it is written, compared and pickled as its value)."""
 
-    EXIT = "exit"  # the guest exited (semihosting SYS_EXIT...), with its exit status
-    POWEROFF = "poweroff"  # the guest powered the machine off (PSCI SYSTEM_OFF...)
+    EXIT = "exit"  # the guest exited (e.g. semihosting SYS_EXIT), with its exit status
+    POWEROFF = "poweroff"  # the guest powered the machine off (e.g. PSCI SYSTEM_OFF)
     RESET = "reset"  # the guest asked for a reset, which tcglab ends as a power-off
     ALL_OFF = "all-off"  # every vCPU powered itself off, the guest never exited
     MAX_INSNS = "max-insns"  # the instruction budget ran out first
