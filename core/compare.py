@@ -33,6 +33,7 @@ from attrs import define, field
 from .config import parse_config
 from .errors import TcglabError, did_you_mean
 from .memory_policy import PolicyStats
+from .outcome import RunReason, describe, failed_run
 
 #: Instruction budget of a run when neither the workload nor the user gives one.
 DEFAULT_MAX_INSNS = 20_000_000
@@ -177,7 +178,7 @@ def check_strategies(names: Sequence[str], known: Iterable[str]) -> list[str]:
 class RunSpec:
     """Everything one run needs, as plain (picklable) data.
 
-    ``config`` is TOML-shaped data (as :func:`core.cli._config_data` gives) that already
+    ``config`` is TOML-shaped data (as :func:`core.cli.configure.config_data` gives) that already
     holds this run's memory policy, seed and budget.
     """
 
@@ -224,7 +225,7 @@ def run_one(spec: RunSpec) -> dict[str, Any]:
     the budget running out, or any exception from a component is recorded as the run's
     reason and message; only KeyboardInterrupt escapes.
     """
-    from .machine import Machine, RunResult
+    from .machine import Machine
 
     config = parse_config(spec.config, spec.source)
     out = io.BytesIO()
@@ -240,11 +241,7 @@ def run_one(spec: RunSpec) -> dict[str, Any]:
         started = time.perf_counter()
         result = machine.run()
     except Exception as exc:  # data, not a crash: a guest fault, or a broken component
-        reason = "error" if isinstance(exc, TcglabError) else "crash"
-        message = str(exc) if reason == "error" else f"{type(exc).__name__}: {exc}"
-        stats = machine.stats() if machine is not None else {}
-        result = RunResult(reason, 1, machine.insns if machine is not None else 0,
-                           message, stats, time.perf_counter() - started)
+        result = failed_run(exc, machine, started)
     finally:
         close = getattr(getattr(machine, "platform", None), "close", None)
         if close is not None:
@@ -255,20 +252,11 @@ def run_one(spec: RunSpec) -> dict[str, Any]:
     return make_record(spec, config, result, out.getvalue())
 
 
-def _message(result: Any, max_insns: int) -> str:
-    if result.message:
-        return " ".join(str(result.message).split())
-    if result.reason == "max-insns":
-        return f"stopped after {result.insns} guest instructions (max_insns = {max_insns})"
-    if result.reason == "all-off":
-        return "every vCPU powered itself off without the guest exiting"
-    if result.reason == "exit" and result.exit_status:
-        return f"the guest exited with status {result.exit_status}"
-    return ""
-
-
 def make_record(spec: RunSpec, config: Any, result: Any, output: bytes) -> dict[str, Any]:
-    """The record of one run: identity, outcome, and counters (policy and machine)."""
+    """The record of one run: identity, outcome, and counters (policy and machine).
+
+    A run passed when the guest exited with status 0 (the program's own check); a failed
+    run's ``message`` says why (:func:`core.outcome.describe`)."""
     stats = result.stats or {}
     policy = dict.fromkeys(POLICY_KEYS, 0)
     policy.update({k: int(v) for k, v in stats.get("policy", {}).get("total", {}).items()})
@@ -278,6 +266,7 @@ def make_record(spec: RunSpec, config: Any, result: Any, output: bytes) -> dict[
             machine[key] += int(vcpu.get(key, 0))
     lines = output.decode("utf-8", "replace").splitlines()
     sched = config.schedule
+    passed = result.reason == RunReason.EXIT and result.exit_status == 0
     return {
         "workload": spec.workload,
         "program": spec.program,
@@ -291,10 +280,10 @@ def make_record(spec: RunSpec, config: Any, result: Any, output: bytes) -> dict[
         "slice": sched.slice,
         "jitter": sched.jitter,
         "max_insns": sched.max_insns,
-        "passed": result.reason == "exit" and result.exit_status == 0,
+        "passed": passed,
         "reason": result.reason,
         "exit_status": result.exit_status,
-        "message": _message(result, sched.max_insns),
+        "message": "" if passed else describe(result, sched.max_insns),
         "insns": result.insns,
         "wall_seconds": result.wall_seconds,
         "policy": policy,
@@ -402,7 +391,7 @@ def run_grid(specs: Sequence[RunSpec], jobs: int = 1,
 
 def failure_label(run: Mapping[str, Any]) -> str:
     """Why a run failed, in a few words: ``exit 1``, ``max-insns``, ``deadlock``, ..."""
-    if run["reason"] == "exit":
+    if run["reason"] == RunReason.EXIT:
         return f"exit {run['exit_status']}"
     return str(run["reason"])
 

@@ -149,3 +149,26 @@ def tcglab_run_finished(machine: "Machine", result: "RunResult") -> None:
 
     Wrappers may run around the other implementations.  The return value is ignored.
     """
+
+
+# --------------------------------------------------------------------------- command line
+
+if TYPE_CHECKING:
+    from .cli.flags import CliOptionRegistry
+
+
+@hookspec
+def tcglab_register_cli_options(registry: "CliOptionRegistry") -> None:
+    """Add command-line options that set config keys (pytest's ``pytest_addoption``).
+
+    :param registry: call ``registry.add_option(flag, key, kind=..., metavar=...,
+        help=...)``, e.g. ``registry.add_option("--semihosting-root",
+        "plugins.arm.semihosting_root", metavar="DIR", help="...")``: ``--semihosting-root
+        DIR`` then does what ``--set plugins.arm.semihosting_root=DIR`` does, after
+        ``--config`` and ``--set``, and errors name the flag.
+
+    Called once per command line, before it is parsed, on the plugins the config leaves
+    enabled: ``tcglab run``, ``trace`` and ``compare`` take the options, and ``--help``
+    lists them.  A flag that core or another plugin already has is an error.  The return
+    value is ignored.
+    """

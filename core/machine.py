@@ -12,14 +12,13 @@ import gc
 import time
 from typing import TYPE_CHECKING, Any
 
-from attrs import define, field
-
 from .config import Config, plugin_options
 from .cpu import CPURunState, CPUState
 from .errors import ConfigError, did_you_mean
 from .exec import cpu_exec
 from .frontend import Frontend
 from .memory_policy import NoOptions
+from .outcome import RunReason, RunResult
 from .plugins import PluginManager
 from .scheduler import Scheduler
 from .softmmu import SoftMMU, SystemMemory
@@ -36,18 +35,6 @@ def guest_elf(frontend_cls: type) -> tuple[str, int]:
     frontend that does not subclass it)."""
     return (getattr(frontend_cls, "elf_machine", Frontend.elf_machine),
             getattr(frontend_cls, "elf_class", Frontend.elf_class))
-
-
-@define
-class RunResult:
-    """Why a run stopped, the guest's exit status, and every counter."""
-
-    reason: str  # "exit", "poweroff", "reset", "all-off", "max-insns", "deadlock"
-    exit_status: int = 0
-    insns: int = 0
-    message: str = ""
-    stats: dict[str, Any] = field(factory=dict)
-    wall_seconds: float = 0.0  # not part of the deterministic result
 
 
 # generation-1 collections between full ones while a machine runs (CPython's default: 10)
@@ -177,18 +164,18 @@ class Machine:
         reason, message = "", ""
         while True:
             if self.stop_requested:
-                reason = self.exit_reason or "exit"
+                reason = self.exit_reason or RunReason.EXIT
                 break
             if max_insns and self.insns >= max_insns:
-                reason = "max-insns"
+                reason = RunReason.MAX_INSNS
                 break
             runnable = [c.index for c in self.cpus if c.run_state is CPURunState.RUNNING]
             if not runnable:
                 waiting = [c for c in self.cpus if c.run_state is CPURunState.HALTED]
                 if not waiting:
-                    reason = "all-off"
+                    reason = RunReason.ALL_OFF
                 else:
-                    reason = "deadlock"
+                    reason = RunReason.DEADLOCK
                     message = "deadlock: every vCPU is waiting and nothing can wake one (" + \
                         ", ".join(f"vCPU {c.index} halted at pc={self.frontend.get_pc(c):#010x}"
                                   for c in waiting) + ")"

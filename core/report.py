@@ -1,6 +1,7 @@
 """What ``tcglab compare`` writes: the table, JSON, CSV and a plot, and readers for them.
 
-* JSON: ``{"meta": {...}, "runs": [run, ...], "cells": [cell, ...]}`` (a run is one seed of
+* JSON (written by :func:`core.output.write_json`, like every JSON tcglab writes):
+  ``{"meta": {...}, "runs": [run, ...], "cells": [cell, ...]}`` (a run is one seed of
   one workload under one strategy, see :func:`core.compare.make_record`; a cell is every
   seed of a workload under a strategy, see :func:`core.compare.aggregate`).
 * CSV: one row per cell, flat columns; the nested counters become ``policy.<name>`` and
@@ -8,87 +9,26 @@
   ``failure_reasons``) are JSON text; a missing overhead is an empty field.
 
 :func:`load_json` and :func:`load_csv` read them back to exactly what was written.  Every
-file is written atomically (a temporary file in the same directory, then ``os.replace``),
-so an interrupted write leaves the old file or none, never half of one.
+file is written atomically (:func:`core.output.write_atomic`), so an interrupted write
+leaves the old file or none, never half of one.
 """
 
 from __future__ import annotations
 
 import csv
-import io
 import json
-import os
-import tempfile
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
+from .compare import failure_label
 from .errors import TcglabError
-
-# -- atomic files -------------------------------------------------------------------------
-
-
-def write_atomic(path: str, write: Callable[[Any], None], *, what: str = "",
-                 binary: bool = False) -> None:
-    """Call ``write(file)`` on a temporary file next to ``path``, then ``os.replace`` it.
-
-    On any error or interrupt the temporary file is removed and ``path`` is untouched;
-    an OSError becomes a one-line :class:`TcglabError` naming ``what`` (e.g. ``--json``).
-    """
-    directory = os.path.dirname(os.path.abspath(path))
-    label = f"{what} {path}" if what else path
-    tmp = None
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp",
-                                   dir=directory)
-        os.chmod(tmp, _new_file_mode())  # mkstemp's 0600 would stick after os.replace
-        if binary:
-            with os.fdopen(fd, "wb") as f:
-                write(f)
-        else:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-                write(f)
-        os.replace(tmp, path)
-        tmp = None
-    except OSError as exc:
-        raise TcglabError(f"{label}: cannot write: {exc.strerror or exc}") from None
-    finally:
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-
-
-def _new_file_mode() -> int:
-    """The mode ``open(path, "w")`` would give a new file: 0666 less the umask."""
-    umask = os.umask(0o022)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-def check_writable(path: str, what: str) -> None:
-    """Fail early (before a long grid) if ``path`` cannot be created."""
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise TcglabError(f"{what} {path}: no such directory: {directory}")
-    if os.path.isdir(path):
-        raise TcglabError(f"{what} {path}: is a directory")
-    if not os.access(directory, os.W_OK):
-        raise TcglabError(f"{what} {path}: directory not writable: {directory}")
-
+from .outcome import RunReason
+from .output import write_atomic
 
 # -- JSON ---------------------------------------------------------------------------------
 
 
-def write_json(path: str, data: Mapping[str, Any], what: str = "--json") -> None:
-    """``data`` (meta, runs, cells) as indented JSON."""
-    def write(f: Any) -> None:
-        json.dump(data, f, indent=2, allow_nan=False)
-        f.write("\n")
-    write_atomic(path, write, what=what)
-
-
 def load_json(path: str) -> dict[str, Any]:
-    """What :func:`write_json` wrote."""
+    """What ``tcglab compare --json`` wrote (``{"meta", "runs", "cells"}``)."""
     with open(path, encoding="utf-8") as f:
         data = json.load(f)
     if not isinstance(data, dict) or not {"meta", "runs", "cells"} <= data.keys():
@@ -244,11 +184,10 @@ def failure_lines(runs: Sequence[Mapping[str, Any]]) -> list[str]:
     for r in runs:
         if r["passed"]:
             continue
-        if r["reason"] == "exit":
-            why, detail = f"exit {r['exit_status']}", r["output"] or r["message"]
-        else:
-            why, detail = str(r["reason"]), r["message"]
-        out.append(f"{r['workload']} / {r['strategy']} seed {r['seed']}: {why}"
+        detail = r["message"]
+        if r["reason"] == RunReason.EXIT:  # the guest's own verdict says more
+            detail = r["output"] or detail
+        out.append(f"{r['workload']} / {r['strategy']} seed {r['seed']}: {failure_label(r)}"
                    f"{': ' + detail if detail else ''}")
     return out
 
@@ -397,11 +336,3 @@ def write_plot(path: str, data: Mapping[str, Any], what: str = "--plot") -> None
         fig.savefig(f, format="png", dpi=120)
     write_atomic(path, write, what=what, binary=True)
 
-
-def to_text(data: Mapping[str, Any]) -> str:
-    """The table as plain text (for tests and logs)."""
-    from rich.console import Console
-
-    buf = io.StringIO()
-    print_table(data, Console(file=buf, width=200, color_system=None))
-    return buf.getvalue()

@@ -82,7 +82,7 @@ def parse_log_items(values: Iterable[str] | None, guest_args: Iterable[str] = ()
 
 def check_trace_file(path: str, program: str) -> None:
     """Fail before the run if ``path`` cannot be written, or is the guest program."""
-    from .report import check_writable
+    from .output import check_writable
 
     check_writable(path, "--trace-file")
     with contextlib.suppress(OSError):

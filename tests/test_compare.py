@@ -13,7 +13,7 @@ import pytest
 
 from core import cli
 from core import compare as cmp
-from core import report
+from core import output, report
 from core.config import parse_config
 from core.errors import TcglabError
 from core.loader import load_elf
@@ -95,7 +95,7 @@ def synthetic_data():
 def test_json_round_trip(tmp_path):
     data = synthetic_data()
     path = tmp_path / "out.json"
-    report.write_json(str(path), data)
+    output.write_json(str(path), data)
     assert report.load_json(str(path)) == data
     assert [p.name for p in tmp_path.iterdir()] == ["out.json"]
 
@@ -129,7 +129,7 @@ def test_atomic_write_failure_leaves_nothing(tmp_path, monkeypatch):
         raise OSError(28, "No space left on device")
     monkeypatch.setattr(os, "replace", fail)
     with pytest.raises(TcglabError) as exc:
-        report.write_json(str(tmp_path / "out.json"), synthetic_data())
+        output.write_json(str(tmp_path / "out.json"), synthetic_data())
     where = tmp_path / "out.json"
     assert str(exc.value) == f"--json {where}: cannot write: No space left on device"
     assert list(tmp_path.iterdir()) == []
@@ -150,7 +150,7 @@ def test_atomic_write_interrupted_leaves_old_file(tmp_path):
 
 def test_written_files_get_the_usual_mode(tmp_path):
     path = tmp_path / "out.json"
-    report.write_json(str(path), synthetic_data())
+    output.write_json(str(path), synthetic_data())
     umask = os.umask(0o022)
     os.umask(umask)
     assert path.stat().st_mode & 0o777 == 0o666 & ~umask
@@ -386,5 +386,5 @@ def test_interrupt_terminates_the_pool():
 
 def test_json_is_plain_json(tmp_path):
     path = tmp_path / "x.json"
-    report.write_json(str(path), synthetic_data())
+    output.write_json(str(path), synthetic_data())
     json.loads(path.read_text())  # no NaN/Infinity, nothing Python-specific

@@ -1,4 +1,4 @@
-"""``tcglab trace`` (core/trace.py, core/cli.py): QEMU's ``-d in_asm,op,out_asm`` per TB.
+"""``tcglab trace`` (core/trace.py, core/cli/): QEMU's ``-d in_asm,op,out_asm`` per TB.
 
 The log is checked against independent sources: the guest code against the bytes of the
 ELF file (read with pyelftools, not through the machine), the IR and backend text against

@@ -32,4 +32,11 @@ def tcglab_register_workloads(registry) -> None:
         registry.add_workload(workload)
 
 
+@hookimpl
+def tcglab_register_cli_options(registry) -> None:
+    registry.add_option("--semihosting-root", "plugins.arm.semihosting_root", metavar="DIR",
+                        help="directory the guest may open files in (default: none, host "
+                             "files refused)")
+
+
 __all__ = ["ArmFrontend"]

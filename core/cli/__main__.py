@@ -1,0 +1,7 @@
+"""``python -m core.cli``: the ``tcglab`` command."""
+
+import sys
+
+from . import main
+
+sys.exit(main())
