@@ -40,14 +40,16 @@ def fallback(insn: int) -> str:
     if p is None:
         return f".word {insn:#010x} (undefined)"
     name = p.name
-    if name == "dp":
-        name = DP_NAMES[(insn >> 21) & 15] + ("s" if insn & (1 << 20) else "")
-    elif name == "ldst":
-        name = ("ldr" if insn & (1 << 20) else "str") + ("b" if insn & (1 << 22) else "")
-    elif name == "ldm_stm":
-        mode = {(0, 1): "ia", (1, 1): "ib", (0, 0): "da", (1, 0): "db"}
-        name = ("ldm" if insn & (1 << 20) else "stm") + mode[(insn >> 24) & 1, (insn >> 23) & 1]
-    elif name == "b":
-        name = "bl" if insn & (1 << 24) else "b"
+    if name in ("dp", "ldst", "ldm_stm", "b"):
+        f = p.extract(insn)
+        if name == "dp":
+            name = DP_NAMES[f["op"]] + ("s" if f["setflags"] else "")
+        elif name == "ldst":
+            name = ("ldr" if f["load"] else "str") + ("b" if f["byte"] else "")
+        elif name == "ldm_stm":
+            mode = {(0, 1): "ia", (1, 1): "ib", (0, 0): "da", (1, 0): "db"}
+            name = ("ldm" if f["load"] else "stm") + mode[f["p"], f["u"]]
+        else:
+            name = "bl" if f["link"] else "b"
     cond = _CONDS[insn >> 28]
     return f"{name}{cond} ({insn:08x})"

@@ -112,7 +112,7 @@ class ArmFrontend(Frontend):
         if p is None:
             s.undef()
         else:
-            p.handler(s, insn)
+            p.translate(s, insn)
         if s.skip is not None:
             b.set_label(s.skip)
             s.skip = None

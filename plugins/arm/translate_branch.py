@@ -12,35 +12,29 @@ from .cpu import S_THUMB
 from .translate import ArmDisas
 
 
-def _branch_offset(insn: int) -> int:
-    imm24 = insn & 0xFF_FFFF
-    return ((imm24 ^ 0x80_0000) - 0x80_0000) << 2
-
-
-def trans_b(s: ArmDisas, insn: int) -> None:
-    """B/BL <label>: pc + 8 + SignExtend(imm24:'00'); BL writes lr = the next insn."""
-    if insn & (1 << 24):
+def trans_b(s: ArmDisas, link: int, imm: int) -> None:
+    """B/BL <label>: pc + 8 + imm24 * 4 (imm24 signed); BL writes lr = the next insn."""
+    if link:
         s.b.movi(s.R[14], s.next_pc)
-    s.gen_goto(s.pc + 8 + _branch_offset(insn), 0)
+    s.gen_goto(s.pc + 8 + (imm << 2), 0)
 
 
-def trans_blx_imm(s: ArmDisas, insn: int) -> None:
-    """BLX <label> (cond 1111): calls Thumb code at pc + 8 + offset + H*2."""
+def trans_blx_imm(s: ArmDisas, halfword: int, imm: int) -> None:
+    """BLX <label> (cond 1111): calls Thumb code at pc + 8 + imm24 * 4 + H * 2."""
     b = s.b
     b.movi(s.R[14], s.next_pc)
     b.st_env(1, S_THUMB)
-    b.movi(s.PC, (s.pc + 8 + _branch_offset(insn) + ((insn >> 23) & 2)) & 0xFFFF_FFFF)
+    b.movi(s.PC, (s.pc + 8 + (imm << 2) + (halfword << 1)) & 0xFFFF_FFFF)
     s.end_indirect()
 
 
-def trans_bx(s: ArmDisas, insn: int) -> None:
+def trans_bx(s: ArmDisas, rm: int) -> None:
     """BX Rm."""
-    s.gen_bx(s.reg(insn & 15))
+    s.gen_bx(s.reg(rm))
 
 
-def trans_blx_reg(s: ArmDisas, insn: int) -> None:
+def trans_blx_reg(s: ArmDisas, rm: int) -> None:
     """BLX Rm: the target is read before lr is written (BLX lr works)."""
-    rm = insn & 15
     if rm == 15:
         return s.undef()
     target = s.temp()

@@ -23,14 +23,12 @@ TESTS = frozenset({OP_TST, OP_TEQ, OP_CMP, OP_CMN})
 UNARY = frozenset({OP_MOV, OP_MVN})
 
 
-def _dp_setup(s: ArmDisas, insn: int) -> tuple[int, bool, bool] | None:
-    """(op, set_flags, exception_return) or None when the encoding is undefined here."""
-    op = (insn >> 21) & 15
-    setflags = bool(insn & (1 << 20))
-    rd = (insn >> 12) & 15
+def _dp_setup(s: ArmDisas, op: int, setflags: int, rn: int, rd: int
+              ) -> tuple[bool, bool] | None:
+    """(setflags, exception_return) or None when the encoding is undefined here."""
     # Should-be-zero fields (Rn of MOV/MVN, Rd of the tests): UNPREDICTABLE when not
     # zero; QEMU's a32.decode does not match them, so they UNDEF there and here.
-    if (op in UNARY and insn & 0xF_0000) or (op in TESTS and insn & 0xF000):
+    if (op in UNARY and rn) or (op in TESTS and rd):
         return None
     # TST/TEQ/CMP/CMN with S = 0 are not data processing: that space holds MOVW, MOVT,
     # MSR and the hints (decoded before this), and the misc/halfword-multiply space in
@@ -44,48 +42,48 @@ def _dp_setup(s: ArmDisas, insn: int) -> tuple[int, bool, bool] | None:
         if s.user:
             return None
         exc_return, setflags = True, False  # no NZCV writeback: CPSR comes from the SPSR
-    return op, setflags, exc_return
+    return bool(setflags), exc_return
 
 
-def trans_dp_imm(s: ArmDisas, insn: int) -> None:
-    """<op>{S} Rd, Rn, #imm  (imm8 rotated right by twice imm4)."""
-    setup = _dp_setup(s, insn)
+def trans_dp_imm(s: ArmDisas, op: int, setflags: int, rn: int, rd: int, imm: int) -> None:
+    """<op>{S} Rd, Rn, #imm  (imm12: imm8 rotated right by twice imm12<11:8>)."""
+    setup = _dp_setup(s, op, setflags, rn, rd)
     if setup is None:
         return s.undef()
-    op, setflags, exc_return = setup
-    imm = expand_imm(insn)
-    if insn & 0xF00 and setflags and op in LOGICAL:  # rotated: carry-out is bit 31
-        s.b.movi(s.CF, imm >> 31)
-    _alu(s, insn, op, setflags, exc_return, s.b.const_i32(imm))
+    setflags, exc_return = setup
+    value = expand_imm(imm)
+    if imm >> 8 and setflags and op in LOGICAL:  # rotated: carry-out is bit 31
+        s.b.movi(s.CF, value >> 31)
+    _alu(s, op, rn, rd, setflags, exc_return, s.b.const_i32(value))
 
 
-def trans_dp_reg(s: ArmDisas, insn: int) -> None:
-    """<op>{S} Rd, Rn, Rm, <shift> #amount."""
-    setup = _dp_setup(s, insn)
+def trans_dp_reg(s: ArmDisas, op: int, setflags: int, rn: int, rd: int, imm: int, stype: int,
+                 rm: int) -> None:
+    """<op>{S} Rd, Rn, Rm, <shift> #imm."""
+    setup = _dp_setup(s, op, setflags, rn, rd)
     if setup is None:
         return s.undef()
-    op, setflags, exc_return = setup
-    shifted = s.shift_imm(s.reg(insn & 15), (insn >> 5) & 3, (insn >> 7) & 31,
-                          setflags and op in LOGICAL)
-    _alu(s, insn, op, setflags, exc_return, shifted)
+    setflags, exc_return = setup
+    shifted = s.shift_imm(s.reg(rm), stype, imm, setflags and op in LOGICAL)
+    _alu(s, op, rn, rd, setflags, exc_return, shifted)
 
 
-def trans_dp_rsr(s: ArmDisas, insn: int) -> None:
+def trans_dp_rsr(s: ArmDisas, op: int, setflags: int, rn: int, rd: int, rs: int, stype: int,
+                 rm: int) -> None:
     """<op>{S} Rd, Rn, Rm, <shift> Rs (any use of r15 is UNPREDICTABLE: read as +8)."""
-    setup = _dp_setup(s, insn)
+    setup = _dp_setup(s, op, setflags, rn, rd)
     if setup is None:
         return s.undef()
-    op, setflags, exc_return = setup
-    shifted = s.shift_reg(s.reg(insn & 15), (insn >> 5) & 3, s.reg((insn >> 8) & 15),
-                          setflags and op in LOGICAL)
-    _alu(s, insn, op, setflags, exc_return, shifted)
+    setflags, exc_return = setup
+    shifted = s.shift_reg(s.reg(rm), stype, s.reg(rs), setflags and op in LOGICAL)
+    _alu(s, op, rn, rd, setflags, exc_return, shifted)
 
 
-def _alu(s: ArmDisas, insn: int, op: int, setflags: bool, exc_return: bool, op2: Temp) -> None:
+def _alu(s: ArmDisas, op: int, rn: int, rd: int, setflags: bool, exc_return: bool,
+         op2: Temp) -> None:
     b = s.b
     dest: Temp | None
-    rd = (insn >> 12) & 15
-    a = None if op in UNARY else s.reg((insn >> 16) & 15)
+    a = None if op in UNARY else s.reg(rn)
     if op in (OP_TST, OP_TEQ):
         dest = s.NF  # the result is only N (and Z, copied below)
     elif op in (OP_CMP, OP_CMN):
@@ -164,60 +162,55 @@ def _alu(s: ArmDisas, insn: int, op: int, setflags: bool, exc_return: bool, op2:
 # --------------------------------------------------------------------------- MOVW / MOVT
 
 
-def trans_movw(s: ArmDisas, insn: int) -> None:
-    rd = (insn >> 12) & 15
+def trans_movw(s: ArmDisas, rd: int, imm: int) -> None:
+    """MOVW Rd, #imm16 (imm4:imm12)."""
     if rd == 15:
         return s.undef()
-    s.b.movi(s.R[rd], ((insn >> 4) & 0xF000) | (insn & 0xFFF))
+    s.b.movi(s.R[rd], imm)
 
 
-def trans_movt(s: ArmDisas, insn: int) -> None:
-    rd = (insn >> 12) & 15
+def trans_movt(s: ArmDisas, rd: int, imm: int) -> None:
+    """MOVT Rd, #imm16: the top halfword."""
     if rd == 15:
         return s.undef()
-    imm = ((insn >> 4) & 0xF000) | (insn & 0xFFF)
     s.b.deposit(s.R[rd], s.R[rd], imm, 16, 16)
 
 
 # --------------------------------------------------------------------------- multiplies
 
 
-def trans_mul(s: ArmDisas, insn: int) -> None:
-    """MUL, MLA, MLS: Rd(19:16) = [Ra(15:12) +/-] Rn(3:0) * Rm(11:8); S sets N Z."""
+def trans_mul(s: ArmDisas, rd: int, rm: int, rn: int, ra: int | None = None,
+              setflags: int = 0, subtract: bool = False) -> None:
+    """MUL (no Ra), MLA, MLS (``subtract``): Rd = [Ra +/-] Rn * Rm; S sets N Z."""
     b = s.b
-    rd, ra, rm, rn = (insn >> 16) & 15, (insn >> 12) & 15, (insn >> 8) & 15, insn & 15
-    kind = (insn >> 21) & 7  # 0 MUL, 1 MLA, 3 MLS
-    setflags = bool(insn & (1 << 20))
-    if not no_pc(rd, rm, rn) or (kind != 0 and ra == 15):
+    if not no_pc(rd, rm, rn) or ra == 15:
         return s.undef()
     t = s.temp()
     b.mul(t, s.R[rn], s.R[rm])
-    if kind == 1:
-        b.add(s.R[rd], t, s.R[ra])
-    elif kind == 3:
+    if ra is None:
+        b.mov(s.R[rd], t)
+    elif subtract:
         b.sub(s.R[rd], s.R[ra], t)
     else:
-        b.mov(s.R[rd], t)
+        b.add(s.R[rd], t, s.R[ra])
     if setflags:
         s.logic_cc(s.R[rd])
 
 
-def trans_mull(s: ArmDisas, insn: int) -> None:
-    """UMULL, UMLAL, SMULL, SMLAL, UMAAL: RdHi(19:16):RdLo(15:12) (+)= Rn * Rm."""
+def trans_mull(s: ArmDisas, rdhi: int, rdlo: int, rm: int, rn: int, signed: int = 0,
+               accumulate: int = 0, setflags: int = 0, umaal: bool = False) -> None:
+    """UMULL, UMLAL, SMULL, SMLAL, UMAAL: RdHi:RdLo (+)= Rn * Rm."""
     b = s.b
-    rdhi, rdlo, rm, rn = (insn >> 16) & 15, (insn >> 12) & 15, (insn >> 8) & 15, insn & 15
-    op = (insn >> 21) & 7  # 2 UMAAL, 4 UMULL, 5 UMLAL, 6 SMULL, 7 SMLAL
-    setflags = bool(insn & (1 << 20))
     if not no_pc(rdhi, rdlo, rm, rn):
         return s.undef()
     lo, hi = s.temp(), s.temp()
-    if op == 6 or op == 7:
+    if signed:
         b.muls2(lo, hi, s.R[rn], s.R[rm])
     else:
         b.mulu2(lo, hi, s.R[rn], s.R[rm])
-    if op == 5 or op == 7:
+    if accumulate:
         b.add2(lo, hi, lo, hi, s.R[rdlo], s.R[rdhi])
-    elif op == 2:  # UMAAL: + RdLo + RdHi, both zero-extended
+    elif umaal:  # + RdLo + RdHi, both zero-extended
         b.add2(lo, hi, lo, hi, s.R[rdlo], 0)
         b.add2(lo, hi, lo, hi, s.R[rdhi], 0)
     # RdLo first, then RdHi: with RdHi == RdLo (UNPREDICTABLE) the high word wins, as QEMU.
@@ -237,16 +230,18 @@ def _half(s: ArmDisas, value: Temp, top: bool) -> Temp:
     return t
 
 
-def trans_mul_halfword(s: ArmDisas, insn: int) -> None:
-    """SMLA<x><y>, SMLAW<y>, SMULW<y>, SMLAL<x><y>, SMUL<x><y> (signed 16-bit multiplies)."""
+def trans_mul_halfword(s: ArmDisas, op: int, rd: int, ra: int, rm: int, rn: int, n_top: int,
+                       m_top: int) -> None:
+    """SMLA<x><y>, SMLAW<y>, SMULW<y>, SMLAL<x><y>, SMUL<x><y> (signed 16-bit multiplies).
+
+    ``n_top``/``m_top`` (<x>/<y>) take the top half of Rn/Rm; with op 1, ``n_top`` set
+    is SMULW<y> (Rn is used whole).
+    """
     b = s.b
-    op = (insn >> 21) & 3
-    rd, ra, rm, rn = (insn >> 16) & 15, (insn >> 12) & 15, (insn >> 8) & 15, insn & 15
-    x, y = bool(insn & (1 << 5)), bool(insn & (1 << 6))
-    no_acc = op == 3 or (op == 1 and x)  # SMUL<x><y>, SMULW<y>: Ra should be zero
+    no_acc = op == 3 or (op == 1 and n_top)  # SMUL<x><y>, SMULW<y>: Ra should be zero
     if not no_pc(rd, rm, rn) or (no_acc and ra != 0) or (not no_acc and ra == 15):
         return s.undef()
-    rm_half = _half(s, s.R[rm], y)
+    rm_half = _half(s, s.R[rm], m_top)
     if op == 1:  # SMLAW<y> / SMULW<y>: (Rn * Rm.y) >> 16, a 48-bit product
         lo, hi = s.temp(), s.temp()
         b.muls2(lo, hi, s.R[rn], rm_half)
@@ -254,13 +249,13 @@ def trans_mul_halfword(s: ArmDisas, insn: int) -> None:
         b.shr(lo, lo, 16)
         b.shl(prod, hi, 16)
         b.or_(prod, prod, lo)
-        if x:  # SMULW<y>
+        if n_top:  # SMULW<y>
             b.mov(s.R[rd], prod)
         else:
             b.call(helper_add_setq, s.R[rd], prod, s.R[ra])
         return
     prod = s.temp()
-    b.mul(prod, _half(s, s.R[rn], x), rm_half)
+    b.mul(prod, _half(s, s.R[rn], n_top), rm_half)
     if op == 0:  # SMLA<x><y>
         b.call(helper_add_setq, s.R[rd], prod, s.R[ra])
     elif op == 3:  # SMUL<x><y>

@@ -14,8 +14,7 @@ from . import helpers as h
 from .translate import ArmDisas, no_pc
 
 
-def trans_clz(s: ArmDisas, insn: int) -> None:
-    rd, rm = (insn >> 12) & 15, insn & 15
+def trans_clz(s: ArmDisas, rd: int, rm: int) -> None:
     if not no_pc(rd, rm):
         return s.undef()
     s.b.clz(s.R[rd], s.R[rm], 32)
@@ -24,12 +23,11 @@ def trans_clz(s: ArmDisas, insn: int) -> None:
 _QOPS = (h.helper_qadd, h.helper_qsub, h.helper_qdadd, h.helper_qdsub)
 
 
-def trans_qaddsub(s: ArmDisas, insn: int) -> None:
+def trans_qaddsub(s: ArmDisas, op: int, rn: int, rd: int, rm: int) -> None:
     """QADD, QSUB, QDADD, QDSUB Rd, Rm, Rn (saturating; set Q)."""
-    rn, rd, rm = (insn >> 16) & 15, (insn >> 12) & 15, insn & 15
     if not no_pc(rn, rd, rm):
         return s.undef()
-    s.b.call(_QOPS[(insn >> 21) & 3], s.R[rd], s.R[rm], s.R[rn])
+    s.b.call(_QOPS[op], s.R[rd], s.R[rm], s.R[rn])
 
 
 # --------------------------------------------------------------------------- extend
@@ -43,14 +41,15 @@ def _rotated(s: ArmDisas, rm: int, rot: int) -> Temp:
     return t
 
 
-def trans_extend(s: ArmDisas, insn: int) -> None:
-    """{S,U}XT{B,H,B16} Rd, Rm{, ROR #n} and the accumulating {S,U}XTA* Rd, Rn, Rm."""
+def trans_extend(s: ArmDisas, op: int, rn: int, rd: int, rot: int, rm: int) -> None:
+    """{S,U}XT{B,H,B16} Rd, Rm{, ROR #rot*8} and the accumulating {S,U}XTA* Rd, Rn, Rm.
+
+    ``op``: 0 SXTB16, 2 SXTB, 3 SXTH, 4 UXTB16, 6 UXTB, 7 UXTH.
+    """
     b = s.b
-    op = (insn >> 20) & 7  # 0 SXTB16, 2 SXTB, 3 SXTH, 4 UXTB16, 6 UXTB, 7 UXTH
-    rn, rd, rm = (insn >> 16) & 15, (insn >> 12) & 15, insn & 15
     if op in (1, 5) or not no_pc(rd, rm):
         return s.undef()
-    value = _rotated(s, rm, ((insn >> 10) & 3) * 8)
+    value = _rotated(s, rm, rot * 8)
     if op in (0, 4):  # byte 0 and byte 2, each to a halfword
         lo, hi = s.temp(), s.temp()
         if op == 0:
@@ -79,94 +78,101 @@ def trans_extend(s: ArmDisas, insn: int) -> None:
 # --------------------------------------------------------------------------- reverse
 
 
-def trans_rev(s: ArmDisas, insn: int) -> None:
-    """REV, REV16, RBIT, REVSH Rd, Rm."""
-    b = s.b
-    rd, rm = (insn >> 12) & 15, insn & 15
+def trans_rev(s: ArmDisas, rd: int, rm: int) -> None:
+    """REV Rd, Rm: the four bytes reversed."""
     if not no_pc(rd, rm):
         return s.undef()
-    kind = ((insn >> 21) & 2) | ((insn >> 7) & 1)  # bit 22 (RBIT/REVSH) and bit 7
-    if kind == 0:
-        b.bswap32(s.R[rd], s.R[rm])
-    elif kind == 1:  # REV16: swap the bytes of each halfword
-        t, u = s.temp(), s.temp()
-        b.shr(t, s.R[rm], 8)
-        b.and_(t, t, 0x00FF00FF)
-        b.and_(u, s.R[rm], 0x00FF00FF)
-        b.shl(u, u, 8)
-        b.or_(s.R[rd], u, t)
-    elif kind == 2:
-        b.call(h.helper_rbit, s.R[rd], s.R[rm])
-    else:  # REVSH: swap the low halfword's bytes, sign-extend
-        t = s.temp()
-        b.bswap16(t, s.R[rm])
-        b.ext16s(s.R[rd], t)
+    s.b.bswap32(s.R[rd], s.R[rm])
+
+
+def trans_rev16(s: ArmDisas, rd: int, rm: int) -> None:
+    """REV16 Rd, Rm: the bytes of each halfword swapped."""
+    if not no_pc(rd, rm):
+        return s.undef()
+    b = s.b
+    t, u = s.temp(), s.temp()
+    b.shr(t, s.R[rm], 8)
+    b.and_(t, t, 0x00FF00FF)
+    b.and_(u, s.R[rm], 0x00FF00FF)
+    b.shl(u, u, 8)
+    b.or_(s.R[rd], u, t)
+
+
+def trans_rbit(s: ArmDisas, rd: int, rm: int) -> None:
+    """RBIT Rd, Rm: the 32 bits reversed."""
+    if not no_pc(rd, rm):
+        return s.undef()
+    s.b.call(h.helper_rbit, s.R[rd], s.R[rm])
+
+
+def trans_revsh(s: ArmDisas, rd: int, rm: int) -> None:
+    """REVSH Rd, Rm: the low halfword's bytes swapped, sign-extended."""
+    if not no_pc(rd, rm):
+        return s.undef()
+    t = s.temp()
+    s.b.bswap16(t, s.R[rm])
+    s.b.ext16s(s.R[rd], t)
 
 
 # --------------------------------------------------------------------------- pack, saturate
 
 
-def trans_pkh(s: ArmDisas, insn: int) -> None:
-    """PKHBT Rd, Rn, Rm, LSL #n / PKHTB Rd, Rn, Rm, ASR #n."""
+def trans_pkh(s: ArmDisas, rn: int, rd: int, imm: int, tb: int, rm: int) -> None:
+    """PKHBT Rd, Rn, Rm, LSL #imm / PKHTB Rd, Rn, Rm, ASR #imm (``tb``)."""
     b = s.b
-    rn, rd, rm = (insn >> 16) & 15, (insn >> 12) & 15, insn & 15
     if not no_pc(rn, rd, rm):
         return s.undef()
-    amount = (insn >> 7) & 31
-    tb = bool(insn & (1 << 6))
     shifted = s.temp()
     if tb:  # ASR #0 means #32
-        b.sar(shifted, s.R[rm], 31 if amount == 0 else amount)
+        b.sar(shifted, s.R[rm], 31 if imm == 0 else imm)
         b.deposit(s.R[rd], s.R[rn], shifted, 0, 16)
     else:
-        b.shl(shifted, s.R[rm], amount)
+        b.shl(shifted, s.R[rm], imm)
         b.deposit(s.R[rd], shifted, s.R[rn], 0, 16)
 
 
-def trans_sat(s: ArmDisas, insn: int) -> None:
-    """SSAT/USAT Rd, #sat, Rn{, LSL|ASR #n} and SSAT16/USAT16 Rd, #sat, Rn."""
+def trans_sat(s: ArmDisas, unsigned: int, sat_imm: int, rd: int, imm: int, asr: int,
+              rn: int) -> None:
+    """SSAT/USAT Rd, #sat, Rn{, LSL|ASR #imm}: to sat_imm + 1 (signed) or sat_imm bits."""
     b = s.b
-    unsigned = bool(insn & (1 << 22))
-    rd, rn = (insn >> 12) & 15, insn & 15
     if not no_pc(rd, rn):
         return s.undef()
-    sat = (insn >> 16) & 31
-    if (insn >> 4) & 0xF == 0x3:  # SSAT16 / USAT16 (bits 21:20 = 10)
-        sat &= 15
-        b.call(h.helper_usat16 if unsigned else h.helper_ssat16, s.R[rd], s.R[rn],
-               sat if unsigned else sat + 1)
-        return
-    amount = (insn >> 7) & 31
     value = s.R[rn]
-    if insn & (1 << 6):  # ASR (#0 means #32)
+    if asr:  # ASR #0 means #32
         value = s.temp()
-        b.sar(value, s.R[rn], 31 if amount == 0 else amount)
-    elif amount:
+        b.sar(value, s.R[rn], 31 if imm == 0 else imm)
+    elif imm:
         value = s.temp()
-        b.shl(value, s.R[rn], amount)
+        b.shl(value, s.R[rn], imm)
     b.call(h.helper_usat if unsigned else h.helper_ssat, s.R[rd], value,
-           sat if unsigned else sat + 1)
+           sat_imm if unsigned else sat_imm + 1)
+
+
+def trans_sat16(s: ArmDisas, unsigned: int, sat_imm: int, rd: int, rn: int) -> None:
+    """SSAT16/USAT16 Rd, #sat, Rn: each halfword saturated."""
+    if not no_pc(rd, rn):
+        return s.undef()
+    s.b.call(h.helper_usat16 if unsigned else h.helper_ssat16, s.R[rd], s.R[rn],
+             sat_imm if unsigned else sat_imm + 1)
 
 
 # --------------------------------------------------------------------------- bit fields
 
 
-def trans_bfx(s: ArmDisas, insn: int) -> None:
+def trans_bfx(s: ArmDisas, widthm1: int, rd: int, lsb: int, rn: int,
+              unsigned: bool = False) -> None:
     """SBFX/UBFX Rd, Rn, #lsb, #width."""
-    rd, rn = (insn >> 12) & 15, insn & 15
-    lsb, width = (insn >> 7) & 31, ((insn >> 16) & 31) + 1
+    width = widthm1 + 1
     if not no_pc(rd, rn) or lsb + width > 32:
         return s.undef()
-    if insn & (1 << 22):
+    if unsigned:
         s.b.extract(s.R[rd], s.R[rn], lsb, width)
     else:
         s.b.sextract(s.R[rd], s.R[rn], lsb, width)
 
 
-def trans_bfi(s: ArmDisas, insn: int) -> None:
+def trans_bfi(s: ArmDisas, msb: int, rd: int, lsb: int, rn: int) -> None:
     """BFI Rd, Rn, #lsb, #width; BFC Rd, #lsb, #width when Rn is r15."""
-    rd, rn = (insn >> 12) & 15, insn & 15
-    lsb, msb = (insn >> 7) & 31, (insn >> 16) & 31
     if rd == 15 or msb < lsb:
         return s.undef()
     s.b.deposit(s.R[rd], s.R[rd], 0 if rn == 15 else s.R[rn], lsb, msb - lsb + 1)
@@ -175,12 +181,11 @@ def trans_bfi(s: ArmDisas, insn: int) -> None:
 # --------------------------------------------------------------------------- divide
 
 
-def trans_div(s: ArmDisas, insn: int) -> None:
+def trans_div(s: ArmDisas, rd: int, rm: int, rn: int, unsigned: bool = False) -> None:
     """SDIV/UDIV Rd, Rn, Rm: division by zero gives 0 (no trap: SCTLR.DZ is RAZ on A-profile)."""
-    rd, rm, rn = (insn >> 16) & 15, (insn >> 8) & 15, insn & 15
     if not no_pc(rd, rm, rn):
         return s.undef()
-    if insn & (1 << 21):
+    if unsigned:
         s.b.divu(s.R[rd], s.R[rn], s.R[rm])
     else:
         s.b.div(s.R[rd], s.R[rn], s.R[rm])
@@ -189,47 +194,43 @@ def trans_div(s: ArmDisas, insn: int) -> None:
 # --------------------------------------------------------------------------- signed multiplies
 
 
-def trans_smmul(s: ArmDisas, insn: int) -> None:
+def trans_smmul(s: ArmDisas, rd: int, ra: int, rm: int, rounding: int, rn: int,
+                subtract: bool = False) -> None:
     """SMMUL{R}, SMMLA{R}, SMMLS{R} Rd, Rn, Rm{, Ra}: the top word of a 64-bit product."""
     b = s.b
-    rd, ra, rm, rn = (insn >> 16) & 15, (insn >> 12) & 15, (insn >> 8) & 15, insn & 15
-    sub = bool(insn & (1 << 6))
-    rnd = bool(insn & (1 << 5))
     if not no_pc(rd, rm, rn):
         return s.undef()
     lo, hi = s.temp(), s.temp()
     b.muls2(lo, hi, s.R[rn], s.R[rm])
     # Ra = r15 is SMMUL; for SMMLS it is UNPREDICTABLE and QEMU ignores Ra likewise.
     if ra != 15:
-        if sub:  # Ra:0 - product
+        if subtract:  # Ra:0 - product
             b.sub2(lo, hi, b.const_i32(0), s.R[ra], lo, hi)
         else:
             b.add(hi, hi, s.R[ra])
-    if rnd:  # + 0x80000000 before taking the top word
+    if rounding:  # + 0x80000000 before taking the top word
         b.add2(lo, hi, lo, hi, 0x8000_0000, 0)
     b.mov(s.R[rd], hi)
 
 
-def trans_smlad(s: ArmDisas, insn: int) -> None:
+def trans_smlad(s: ArmDisas, rd: int, ra: int, rm: int, swap: int, rn: int,
+                subtract: bool = False) -> None:
     """SMLAD{X}, SMLSD{X} (Ra) and SMUAD{X}, SMUSD{X} (Ra = r15): dual 16x16 products."""
     b = s.b
-    rd, ra, rm, rn = (insn >> 16) & 15, (insn >> 12) & 15, (insn >> 8) & 15, insn & 15
-    sub, swap = bool(insn & (1 << 6)), bool(insn & (1 << 5))
     if not no_pc(rd, rm, rn):
         return s.undef()
     p1, p2 = _dual_products(s, rn, rm, swap)
-    if sub:  # |product2| <= 2^30: its negation is exact in 32 bits
+    if subtract:  # |product2| <= 2^30: its negation is exact in 32 bits
         b.neg(p2, p2)
     # One exact sum, one overflow check (ARM ARM: Q iff the final result != its sign-
     # extended low word); SMUAD/SMUSD (Ra = r15) add nothing.
     b.call(h.helper_add3_setq, s.R[rd], p1, p2, 0 if ra == 15 else s.R[ra])
 
 
-def trans_smlald(s: ArmDisas, insn: int) -> None:
+def trans_smlald(s: ArmDisas, rdhi: int, rdlo: int, rm: int, subtract: int, swap: int,
+                 rn: int) -> None:
     """SMLALD{X}, SMLSLD{X} RdLo, RdHi, Rn, Rm: 64-bit accumulate of the dual products."""
     b = s.b
-    rdhi, rdlo, rm, rn = (insn >> 16) & 15, (insn >> 12) & 15, (insn >> 8) & 15, insn & 15
-    sub, swap = bool(insn & (1 << 6)), bool(insn & (1 << 5))
     if not no_pc(rdhi, rdlo, rm, rn):
         return s.undef()
     p1, p2 = _dual_products(s, rn, rm, swap)
@@ -238,7 +239,7 @@ def trans_smlald(s: ArmDisas, insn: int) -> None:
     b.sar(s1, p1, 31)
     b.sar(s2, p2, 31)
     b.add2(lo, hi, s.R[rdlo], s.R[rdhi], p1, s1)
-    if sub:
+    if subtract:
         b.sub2(lo, hi, lo, hi, p2, s2)
     else:
         b.add2(lo, hi, lo, hi, p2, s2)
@@ -246,7 +247,7 @@ def trans_smlald(s: ArmDisas, insn: int) -> None:
     b.mov(s.R[rdhi], hi)
 
 
-def _dual_products(s: ArmDisas, rn: int, rm: int, swap: bool) -> tuple[Temp, Temp]:
+def _dual_products(s: ArmDisas, rn: int, rm: int, swap: int) -> tuple[Temp, Temp]:
     """(Rn.lo * Rm'.lo, Rn.hi * Rm'.hi), Rm' = Rm with halves swapped when ``swap``."""
     b = s.b
     m = _rotated(s, rm, 16 if swap else 0)
@@ -264,25 +265,22 @@ def _dual_products(s: ArmDisas, rn: int, rm: int, swap: bool) -> tuple[Temp, Tem
 # --------------------------------------------------------------------------- SIMD in a word
 
 
-def trans_parallel(s: ArmDisas, insn: int) -> None:
+def trans_parallel(s: ArmDisas, op1: int, rn: int, rd: int, op2: int, rm: int) -> None:
     """{S,Q,SH,U,UQ,UH}{ADD16,ASX,SAX,SUB16,ADD8,SUB8} Rd, Rn, Rm (S and U set GE)."""
-    rn, rd, rm = (insn >> 16) & 15, (insn >> 12) & 15, insn & 15
-    helper = h.helper_parallel.get(((insn >> 20) & 7, (insn >> 5) & 7))
+    helper = h.helper_parallel.get((op1, op2))
     if helper is None or not no_pc(rn, rd, rm):
         return s.undef()
     s.b.call(helper, s.R[rd], s.R[rn], s.R[rm])
 
 
-def trans_sel(s: ArmDisas, insn: int) -> None:
-    rn, rd, rm = (insn >> 16) & 15, (insn >> 12) & 15, insn & 15
+def trans_sel(s: ArmDisas, rn: int, rd: int, rm: int) -> None:
     if not no_pc(rn, rd, rm):
         return s.undef()
     s.b.call(h.helper_sel, s.R[rd], s.R[rn], s.R[rm])
 
 
-def trans_usad8(s: ArmDisas, insn: int) -> None:
+def trans_usad8(s: ArmDisas, rd: int, ra: int, rm: int, rn: int) -> None:
     """USAD8 Rd, Rn, Rm; USADA8 Rd, Rn, Rm, Ra (Ra = r15 is USAD8)."""
-    rd, ra, rm, rn = (insn >> 16) & 15, (insn >> 12) & 15, (insn >> 8) & 15, insn & 15
     if not no_pc(rd, rm, rn):
         return s.undef()
     if ra == 15:

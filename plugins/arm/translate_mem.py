@@ -51,11 +51,10 @@ def _writeback(s: ArmDisas, rn: int, addr: Temp, base: Temp, offset: Temp | int,
         b.sub(s.R[rn], base, offset)
 
 
-def _ldst(s: ArmDisas, insn: int, offset: Temp | int, memop: int, load: bool,
-          is_word: bool) -> None:
-    pre, add = bool(insn & (1 << 24)), bool(insn & (1 << 23))
-    wback = not pre or bool(insn & (1 << 21))
-    rn, rt = (insn >> 16) & 15, (insn >> 12) & 15
+def _ldst(s: ArmDisas, p: int, u: int, w: int, rn: int, rt: int, offset: Temp | int,
+          memop: int, load: int, is_word: bool) -> None:
+    pre, add = bool(p), bool(u)
+    wback = not pre or bool(w)
     b = s.b
     # r15 as the base of a writeback, or as the target of a non-word load: UNPREDICTABLE
     if (wback and rn == 15) or (rt == 15 and load and not is_word):
@@ -78,18 +77,17 @@ def _ldst(s: ArmDisas, insn: int, offset: Temp | int, memop: int, load: bool,
 # --------------------------------------------------------------------------- word / byte
 
 
-def trans_ldst_imm(s: ArmDisas, insn: int) -> None:
+def trans_ldst_imm(s: ArmDisas, p: int, u: int, byte: int, w: int, load: int, rn: int, rt: int,
+                   imm: int) -> None:
     """LDR/STR/LDRB/STRB{T} Rt, [Rn, #+/-imm12] in all indexing modes."""
-    byte = bool(insn & (1 << 22))
-    _ldst(s, insn, insn & 0xFFF, MemOp.UB if byte else MemOp.UL, bool(insn & (1 << 20)),
-          not byte)
+    _ldst(s, p, u, w, rn, rt, imm, MemOp.UB if byte else MemOp.UL, load, not byte)
 
 
-def trans_ldst_reg(s: ArmDisas, insn: int) -> None:
-    """LDR/STR/LDRB/STRB{T} Rt, [Rn, +/-Rm, <shift> #n]."""
-    byte = bool(insn & (1 << 22))
-    offset = s.shift_imm(s.reg(insn & 15), (insn >> 5) & 3, (insn >> 7) & 31, False)
-    _ldst(s, insn, offset, MemOp.UB if byte else MemOp.UL, bool(insn & (1 << 20)), not byte)
+def trans_ldst_reg(s: ArmDisas, p: int, u: int, byte: int, w: int, load: int, rn: int, rt: int,
+                   imm: int, stype: int, rm: int) -> None:
+    """LDR/STR/LDRB/STRB{T} Rt, [Rn, +/-Rm, <shift> #imm]."""
+    offset = s.shift_imm(s.reg(rm), stype, imm, False)
+    _ldst(s, p, u, w, rn, rt, offset, MemOp.UB if byte else MemOp.UL, load, not byte)
 
 
 # --------------------------------------------------------------------------- halfword / dual
@@ -99,30 +97,29 @@ _EXTRA_MEMOP = {  # (L, op2) -> memop
 }
 
 
-def trans_ldst_extra(s: ArmDisas, insn: int) -> None:
-    """LDRH/STRH/LDRSB/LDRSH{T}, LDRD/STRD: imm8 split in 11:8 and 3:0, or Rm."""
-    op2 = (insn >> 5) & 3
-    load = (insn >> 20) & 1
-    if op2 == 0:
+def trans_ldst_extra(s: ArmDisas, p: int, u: int, w: int, load: int, rn: int, rt: int,
+                     op: int, imm: int = 0, rm: int | None = None) -> None:
+    """LDRH/STRH/LDRSB/LDRSH{T}, LDRD/STRD: imm8 split in 11:8 and 3:0 (imm4H:imm4L), or Rm.
+
+    ``op`` is bits 6:5 (SH): 1 H, 2 SB or LDRD, 3 SH or STRD.
+    """
+    if op == 0:
         return s.undef()
-    if insn & (1 << 22):
-        offset: Temp | int = ((insn >> 4) & 0xF0) | (insn & 0xF)
-    else:
-        offset = s.reg(insn & 15)
-    if load == 0 and op2 in (2, 3):
-        return _ldst_dual(s, insn, offset, op2 == 2)
-    _ldst(s, insn, offset, _EXTRA_MEMOP[(load, op2)], bool(load), False)
+    offset: Temp | int = imm if rm is None else s.reg(rm)  # the immediate or the register form
+    if load == 0 and op in (2, 3):
+        return _ldst_dual(s, p, u, w, rn, rt, offset, op == 2)
+    _ldst(s, p, u, w, rn, rt, offset, _EXTRA_MEMOP[(load, op)], load, False)
 
 
-def _ldst_dual(s: ArmDisas, insn: int, offset: Temp | int, load: bool) -> None:
+def _ldst_dual(s: ArmDisas, p: int, u: int, w: int, rn: int, rt: int, offset: Temp | int,
+               load: bool) -> None:
     """LDRD/STRD Rt, Rt+1: Rt odd UNDEFs, P=0 W=1 is not an encoding (as QEMU).
 
     Rt = r14 is UNPREDICTABLE; as in QEMU, Rt2 = r15 stores pc + 8 or loads a branch.
     """
     b = s.b
-    pre, add, w = bool(insn & (1 << 24)), bool(insn & (1 << 23)), bool(insn & (1 << 21))
-    rn, rt = (insn >> 16) & 15, (insn >> 12) & 15
-    wback = not pre or w
+    pre, add = bool(p), bool(u)
+    wback = not pre or bool(w)
     if rt & 1 or (not pre and w) or (wback and rn == 15):
         return s.undef()
     addr, base = _address(s, rn, offset, add, pre)
@@ -152,13 +149,12 @@ def _ldst_dual(s: ArmDisas, insn: int, offset: Temp | int, load: bool) -> None:
 # --------------------------------------------------------------------------- multiple
 
 
-def trans_ldm_stm(s: ArmDisas, insn: int) -> None:
+def trans_ldm_stm(s: ArmDisas, p: int, u: int, user: int, w: int, load: int, rn: int,
+                  reglist: int) -> None:
     """LDM/STM{IA,IB,DA,DB} Rn{!}, {list}{^}; PUSH/POP are STMDB/LDMIA sp!."""
     b = s.b
-    pre, add = bool(insn & (1 << 24)), bool(insn & (1 << 23))
-    user, wback, load = bool(insn & (1 << 22)), bool(insn & (1 << 21)), bool(insn & (1 << 20))
-    rn = (insn >> 16) & 15
-    regs = [i for i in range(16) if insn & (1 << i)]
+    pre, add, wback = bool(p), bool(u), bool(w)
+    regs = [i for i in range(16) if reglist & (1 << i)]
     n = len(regs)
     exc_return = user and load and 15 in regs
     user_regs = user and not exc_return
@@ -216,15 +212,14 @@ def trans_ldm_stm(s: ArmDisas, insn: int) -> None:
 
 # --------------------------------------------------------------------------- exclusives
 
-_EX_SIZE = {0: 32, 1: 64, 2: 8, 3: 16}  # bits 22:21
+_EX_SIZE = {0: 32, 1: 64, 2: 8, 3: 16}  # size (bits 22:21) -> bits
 _EX_MEMOP = {8: MemOp.UB, 16: MemOp.UW, 32: MemOp.UL, 64: MemOp.UQ}
 
 
-def trans_ldrex(s: ArmDisas, insn: int) -> None:
+def trans_ldrex(s: ArmDisas, size: int, rn: int, rt: int) -> None:
     """LDREX, LDREXD, LDREXB, LDREXH Rt, [Rn]."""
     b = s.b
-    bits = _EX_SIZE[(insn >> 21) & 3]
-    rn, rt = (insn >> 16) & 15, (insn >> 12) & 15
+    bits = _EX_SIZE[size]
     if rn == 15 or rt == 15 or (bits == 64 and (rt & 1 or rt == 14)):
         return s.undef()
     oi = make_oi(_EX_MEMOP[bits] | MemOp.MO_ALIGN)
@@ -237,11 +232,10 @@ def trans_ldrex(s: ArmDisas, insn: int) -> None:
         b.emit(f"qemu_ldlink_i{bits}", s.R[rt], s.R[rn], oi)
 
 
-def trans_strex(s: ArmDisas, insn: int) -> None:
+def trans_strex(s: ArmDisas, size: int, rn: int, rd: int, rt: int) -> None:
     """STREX, STREXD, STREXB, STREXH Rd, Rt, [Rn]: Rd = 0 if stored, 1 if not."""
     b = s.b
-    bits = _EX_SIZE[(insn >> 21) & 3]
-    rn, rd, rt = (insn >> 16) & 15, (insn >> 12) & 15, insn & 15
+    bits = _EX_SIZE[size]
     if 15 in (rn, rd, rt) or (bits == 64 and (rt & 1 or rt == 14)):
         return s.undef()
     if rd == rn or rd == rt or (bits == 64 and rd == rt + 1):
@@ -255,17 +249,16 @@ def trans_strex(s: ArmDisas, insn: int) -> None:
         b.emit(f"qemu_stcond_i{bits}", s.R[rd], s.R[rt], s.R[rn], oi)
 
 
-def trans_clrex(s: ArmDisas, insn: int) -> None:
+def trans_clrex(s: ArmDisas) -> None:
     s.b.call(h.helper_clrex, None)
 
 
-def trans_swp(s: ArmDisas, insn: int) -> None:
+def trans_swp(s: ArmDisas, byte: int, rn: int, rt: int, rt2: int) -> None:
     """SWP{B} Rt, Rt2, [Rn]: an atomic exchange (one instruction is never interleaved)."""
     b = s.b
-    rn, rt, rt2 = (insn >> 16) & 15, (insn >> 12) & 15, insn & 15
     if 15 in (rn, rt, rt2):
         return s.undef()
-    memop = (MemOp.UB if insn & (1 << 22) else MemOp.UL) | MemOp.MO_ALIGN
+    memop = (MemOp.UB if byte else MemOp.UL) | MemOp.MO_ALIGN
     old = s.temp()
     b.qemu_ld(old, s.R[rn], memop)
     b.qemu_st(s.R[rt2], s.R[rn], memop)

@@ -26,43 +26,38 @@ SEMIHOST_HLT_A32 = 0xF000
 # --------------------------------------------------------------------------- exceptions
 
 
-def trans_svc(s: ArmDisas, insn: int) -> None:
+def trans_svc(s: ArmDisas, imm: int) -> None:
     """SVC #imm24; #0x123456 is a semihosting call, except from User mode (QEMU's
     default ``-semihosting`` serves privileged code only)."""
-    imm = insn & 0xFF_FFFF
     if imm == SEMIHOST_SVC_A32 and not s.user:
         s.raise_exception(EXCP.SEMIHOST, imm)
     else:
         s.raise_exception(EXCP.SWI, imm)
 
 
-def _imm16(insn: int) -> int:
-    return ((insn >> 4) & 0xFFF0) | (insn & 0xF)
-
-
-def trans_hvc(s: ArmDisas, insn: int) -> None:
+def trans_hvc(s: ArmDisas, imm: int) -> None:
     """HVC #imm16: UNDEFINED in User mode (a condition other than AL is UNPREDICTABLE;
     it is honoured, as in QEMU)."""
     if s.user:
         return s.undef()
-    s.raise_exception(EXCP.HVC, _imm16(insn))
+    s.raise_exception(EXCP.HVC, imm)
 
 
-def trans_hlt(s: ArmDisas, insn: int) -> None:
+def trans_hlt(s: ArmDisas, imm: int) -> None:
     """HLT #imm16 (A32 encoding of ARMv8; QEMU takes #0xf000 as semihosting on v7 too)."""
-    imm = _imm16(insn)
     if imm != SEMIHOST_HLT_A32 or s.user:
         return s.undef()
     s.raise_exception(EXCP.SEMIHOST, imm)
 
 
-def trans_bkpt(s: ArmDisas, insn: int) -> None:
+def trans_bkpt(s: ArmDisas, imm: int) -> None:
     s.b.movi(s.PC, s.pc)
-    s.b.call(h.helper_bkpt, None, _imm16(insn), s.pc)
+    s.b.call(h.helper_bkpt, None, imm, s.pc)
     s.ctx.is_jmp = DisasJump.NORETURN
 
 
-def trans_udf(s: ArmDisas, insn: int) -> None:
+def trans_udf(s: ArmDisas, imm: int = 0) -> None:
+    """UDF #imm (the immediate is for a debugger) and the other UNDEFINED classes."""
     s.undef()
 
 
@@ -128,25 +123,23 @@ def _msr(s: ArmDisas, value: Temp | int, fields: int, spsr: bool) -> None:
         s.end_lookup()
 
 
-def trans_msr_imm(s: ArmDisas, insn: int) -> None:
-    """MSR <psr>_<fields>, #imm."""
-    _msr(s, expand_imm(insn), (insn >> 16) & 15, bool(insn & (1 << 22)))
+def trans_msr_imm(s: ArmDisas, spsr: int, mask: int, imm: int) -> None:
+    """MSR <psr>_<fields>, #imm (``mask``: the fields c x s f as bits 0..3)."""
+    _msr(s, expand_imm(imm), mask, bool(spsr))
 
 
-def trans_msr_reg(s: ArmDisas, insn: int) -> None:
+def trans_msr_reg(s: ArmDisas, spsr: int, mask: int, rn: int) -> None:
     """MSR <psr>_<fields>, Rn."""
-    rn = insn & 15
     if rn == 15:  # (the banked-register form, bit 9 set, does not match the pattern)
         return s.undef()
-    _msr(s, s.R[rn], (insn >> 16) & 15, bool(insn & (1 << 22)))
+    _msr(s, s.R[rn], mask, bool(spsr))
 
 
-def trans_mrs(s: ArmDisas, insn: int) -> None:
+def trans_mrs(s: ArmDisas, spsr: int, rd: int) -> None:
     """MRS Rd, CPSR | SPSR."""
-    rd = (insn >> 12) & 15
     if rd == 15:
         return s.undef()
-    if insn & (1 << 22):
+    if spsr:
         slot = _spsr_slot(s)
         if slot is None:
             return s.undef()
@@ -155,55 +148,57 @@ def trans_mrs(s: ArmDisas, insn: int) -> None:
         s.b.call(h.helper_cpsr_read, s.R[rd])
 
 
-def trans_cps(s: ArmDisas, insn: int) -> None:
+def trans_cps(s: ArmDisas, imod: int, change_mode: int, aif: int, mode: int) -> None:
     """CPS{IE,ID} <aif>{, #mode} / CPS #mode: a NOP in User mode.
 
-    The UNPREDICTABLE combinations (imod = 01, nothing to change) do what the fields
-    say, as in QEMU.
+    ``aif`` holds the A I F bits in their CPSR order.  The UNPREDICTABLE combinations
+    (imod = 01, nothing to change) do what the fields say, as in QEMU.
     """
-    imod, change_mode = (insn >> 18) & 3, bool(insn & (1 << 17))
     if s.user:
         return
     mask = value = 0
     if imod & 2:
-        mask |= insn & (arm.CPSR_A | arm.CPSR_I | arm.CPSR_F)
+        mask |= aif << 6  # A I F are CPSR bits 8 7 6
         if imod == 3:  # ID: set the mask bits
             value |= mask
     if change_mode:
         mask |= arm.CPSR_M
-        value |= insn & arm.CPSR_M
+        value |= mode
     if mask:
         s.b.call(h.helper_cpsr_write, None, s.b.const_i32(value), mask)
         s.end_lookup()
 
 
-def trans_setend(s: ArmDisas, insn: int) -> None:
+def trans_setend(s: ArmDisas, big_endian: int) -> None:
     """SETEND LE is a no-op here; SETEND BE would need big-endian data accesses."""
-    if insn & (1 << 9):
+    if big_endian:
         s.unsupported(h.UNSUPPORTED_BE)
 
 
 # --------------------------------------------------------------------------- hints, barriers
 
 
-def trans_hint(s: ArmDisas, insn: int) -> None:
+def trans_hint(s: ArmDisas, imm: int) -> None:
     """NOP, YIELD, WFE, WFI, SEV, SEVL, DBG, CSDB and the reserved hints (NOPs)."""
-    op = insn & 0xFF
-    if op == 1 or op == 2:  # YIELD; WFE is a yield under TCG (no event register)
+    if imm == 1 or imm == 2:  # YIELD; WFE is a yield under TCG (no event register)
         s.raise_exception(EXCP.YIELD)
-    elif op == 3:  # WFI: halt until woken
+    elif imm == 3:  # WFI: halt until woken
         s.raise_exception(EXCP.HLT)
 
 
-def trans_barrier(s: ArmDisas, insn: int) -> None:
-    """DMB, DSB: a full barrier.  ISB also ends the TB (context synchronisation)."""
+def trans_barrier(s: ArmDisas, option: int) -> None:
+    """DMB, DSB: a full barrier, whatever the option (domain and access types)."""
     s.b.mb(MB_ALL)
-    if (insn >> 4) & 15 == 6:  # ISB
-        s.gen_goto(s.next_pc, 0)
 
 
-def trans_nop(s: ArmDisas, insn: int) -> None:
-    """PLD, PLDW, PLI: preload hints; nothing to do without caches."""
+def trans_isb(s: ArmDisas, option: int) -> None:
+    """ISB: a full barrier that also ends the TB (context synchronisation)."""
+    s.b.mb(MB_ALL)
+    s.gen_goto(s.next_pc, 0)
+
+
+def trans_nop(s: ArmDisas, **_operands: int) -> None:
+    """PLD, PLDW, PLI and the unallocated memory hints: nothing to do without caches."""
 
 
 # --------------------------------------------------------------------------- CP15
@@ -249,14 +244,13 @@ for _crm in (3, 5, 6, 7):
         CP15[(0, 8, _crm, _opc2)] = (f"c8,c{_crm},{_opc2}", K_NOP, None, W1)
 
 
-def trans_coproc(s: ArmDisas, insn: int) -> None:
+def trans_coproc(s: ArmDisas, opc1: int, read: int, crn: int, rt: int, coproc: int, opc2: int,
+                 crm: int) -> None:
     """MRC/MCR p15, opc1, Rt, CRn, CRm, opc2 (everything else UNDEFINED)."""
     b = s.b
-    if (insn >> 8) & 15 != 15:
+    if coproc != 15:
         return s.undef()
-    read = bool(insn & (1 << 20))
-    key = ((insn >> 21) & 7, (insn >> 16) & 15, insn & 15, (insn >> 5) & 7)
-    rt = (insn >> 12) & 15
+    key = (opc1, crn, crm, opc2)
     entry = CP15.get(key)
     if entry is None:
         return s.undef()
