@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from core.plugins import PluginManager
-from tests.conftest import oracles_required
+from tests.support.oracles import oracles_required
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "benchmarks" / "guest_mips.py"

@@ -14,14 +14,10 @@ import pytest
 
 from core.ir import MemOp
 from core.machine import RAM_BASE
-from core.softmmu import PAGE_SIZE, TLB_EXCL
-from tests.conftest import DATA, read32, toy_machine, write32
+from core.softmmu import TLB_EXCL
+from tests.support.llsc import FLAGS, ITERS, OTHER_PAGE, X, handshake_program, increment_loop
+from tests.support.toy import read32, toy_machine, write32
 from tests.toyisa import li
-
-X = DATA  # the word LL/SC works on
-FLAGS = DATA + 4 * PAGE_SIZE  # handshake flags, on their own page
-OTHER_PAGE = DATA + 8 * PAGE_SIZE
-ITERS = 60
 
 VARIANTS = [
     {"bitmap": "per-vcpu", "protection": "page", "flush": "sync"},
@@ -29,20 +25,6 @@ VARIANTS = [
     {"bitmap": "per-vcpu", "protection": "page", "flush": "async", "flush_scope": "page"},
     {"bitmap": "page", "protection": "range", "flush": "sync"},
 ]
-
-
-def increment_loop(iters: int = ITERS) -> list:
-    return li(1, X) + [
-        ("MOVI", 3, 0, iters),
-        "loop",
-        ("LL", 2, 1, 0),
-        ("ADDI", 2, 2, 1),
-        ("SC", 4, 2, 1),
-        ("BNZ", 4, "loop"),
-        ("ADDI", 3, 3, -1),
-        ("BNZ", 3, "loop"),
-        ("HALT",),
-    ]
 
 
 @pytest.mark.parametrize("vcpus", [2, 3, 4])
@@ -76,38 +58,6 @@ def test_v1_single_bit_per_page_loses_updates():
     m.run()
     assert read32(m, X) < 400
     assert m.policy.totals()["sc_ok"] == 400  # every vCPU believed all its SCs
-
-
-def handshake_program() -> list:
-    """CPU 0: LL x; flag0 = 1; wait flag1; SC x+1; EXIT with the SC status.
-    CPU 1: wait flag0; the stores in r9 (address) / r11 (mode); flag1 = 1; HALT.
-    r11 = 1: store B then A (ABA); r11 = 0: store B only."""
-    return li(1, X) + li(5, FLAGS) + [
-        ("CPUID", 0),
-        ("BNZ", 0, "cpu1"),
-        ("LL", 2, 1, 0),
-        ("MOVI", 6, 0, 1),
-        ("STW", 6, 5, 0),
-        "w0",
-        ("LDW", 7, 5, 4),
-        ("BZ", 7, "w0"),
-        ("ADDI", 2, 2, 1),
-        ("SC", 4, 2, 1),
-        ("EXIT", 0, 4),
-        "cpu1",
-        "w1",
-        ("LDW", 7, 5, 0),
-        ("BZ", 7, "w1"),
-        ("LDW", 10, 9, 0),  # A
-        ("MOVI", 8, 0, 0xBBBB),
-        ("STW", 8, 9, 0),  # B
-        ("BZ", 11, "flag"),
-        ("STW", 10, 9, 0),  # back to A
-        "flag",
-        ("MOVI", 6, 0, 1),
-        ("STW", 6, 5, 4),
-        ("HALT",),
-    ]
 
 
 def run_handshake(target: int, aba: bool, options: dict | None = None, vcpus: int = 2):

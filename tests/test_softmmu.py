@@ -14,7 +14,7 @@ from core.machine import RAM_BASE
 from core.softmmu import (PAGE_MASK, PAGE_SIZE, TLB_EMPTY, TLB_EXCL, TLB_FLAGS, TLB_MMIO,
                           TLB_NOTDIRTY, TLB_SIZE, RamList, SystemMemory, tlb_flush,
                           tlb_flush_page)
-from tests.conftest import DATA, read32, toy_machine, write32
+from tests.support.toy import DATA, read32, toy_machine, write32
 
 UNMAPPED = 0x0000_1000
 MMIO_BASE = 0x0900_0000

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import oracle_module
+from tests.support.oracles import oracle_module
 
 oracle_module("unicorn", "pip install '.[test]'")
 from unicorn import UcError  # noqa: E402
@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 from core.cpu import CPURunState, GuestException
 from core.errors import GuestError
 from core.exec import cpu_exec
-from tests.arm.lockstep import RAM_BASE, Lockstep, Mismatch, arm_machine, make_unicorn, \
+from tests.support.arm_lockstep import RAM_BASE, Lockstep, Mismatch, arm_machine, make_unicorn, \
     run_elf_lockstep
 
 pytestmark = pytest.mark.oracle

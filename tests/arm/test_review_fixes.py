@@ -29,7 +29,7 @@ from plugins.arm.platform import PSCI_CPU_ON, VirtPlatform
 from plugins.arm.semihosting import SYS_OPEN, SYS_REMOVE, SYS_RENAME, SYS_WRITE, SYS_WRITE0, \
     SYS_WRITEC
 from plugins.arm.translate import expand_imm
-from tests.arm._harness import CODE, DATA, make_machine, reg, run
+from tests.support.a32 import CODE, DATA, make_machine, reg, run
 from tests.arm.test_platform import Board, one_line
 from tests.arm.test_semihosting import BLK, STR, STR2, errno_of, put, sys_open, sys_write
 

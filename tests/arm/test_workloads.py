@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.arm.workload_cases import WORKLOADS, run_tcglab
+from tests.support.arm_workloads import WORKLOADS, run_tcglab
 
 PROGRAMS = {
     "counter": ["{n}", "40"],

@@ -46,8 +46,8 @@ import pytest
 from attrs import asdict, define
 
 from core.errors import GuestError
-from tests.arm.workload_cases import WORKLOADS, run_machine
-from tests.backends.conftest import REFERENCE
+from tests.support.arm_workloads import WORKLOADS, run_machine
+from tests.support.diff_backends import REFERENCE
 
 MAX_INSNS = 100_000  # where cut and livelocked runs stop
 PREFIX_INSNS = 30_000  # the slice-1 runs of the single-threaded programs stop here

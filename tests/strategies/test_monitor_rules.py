@@ -7,7 +7,8 @@ import pytest
 
 from core.ir import MemOp
 from core.softmmu import PAGE_MASK, TLB_EXCL, TLB_SIZE
-from tests.strategies.cases import CORRECT, X, machine, read32, variant_id, write32
+from tests.support.llsc import CORRECT, X, machine, variant_id
+from tests.support.toy import read32, write32
 from tests.toyisa import li
 
 MEMOP = MemOp.UL | MemOp.MO_ALIGN

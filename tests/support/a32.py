@@ -15,7 +15,7 @@ from core.config import parse_config
 from core.cpu import CPURunState
 from core.machine import RAM_BASE, Machine
 from core.plugins import PluginManager
-from tests.conftest import oracle_module
+from tests.support.oracles import oracle_module
 
 keystone = oracle_module("keystone", "pip install '.[test]'")
 
