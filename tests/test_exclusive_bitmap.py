@@ -1,4 +1,5 @@
-"""The seed's exclusive-bitmap policy at IR level: toy-ISA programs on 2-4 vCPUs, slice 1.
+"""The LL/SC series' (Rigo 2015) exclusive-bitmap policy at IR level: toy-ISA programs on
+2-4 vCPUs, slice 1.
 
 What must hold: an LL/SC increment loop keeps an exact total; a store by another vCPU
 between LL and SC fails the SC (A->B->A included), a store to another page does not;

@@ -3,6 +3,7 @@
 Test modules import from here, never from each other or from a conftest:
 
 * :mod:`tests.support.toy`: machines running the toy ISA (tests/toyisa.py) and RAM access.
+* :mod:`tests.support.hightoy`: the toy ISA as a non-ARM guest (RAM high, EM_RISCV ELFs).
 * :mod:`tests.support.oracles`: optional peers (unicorn, keystone, qemu): skip, or fail
   under ``TCGLAB_REQUIRE_ORACLES=1``.
 * :mod:`tests.support.a32`: assemble A32 with keystone and run it on the ARM frontend.
