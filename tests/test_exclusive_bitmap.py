@@ -15,7 +15,7 @@ import pytest
 
 from core.ir import MemOp
 from core.machine import RAM_BASE
-from core.softmmu import TLB_EXCL
+from core.softmmu import PAGE_BITS, PAGE_MASK, TLB_EXCL, TLB_SIZE
 from tests.support.llsc import FLAGS, ITERS, OTHER_PAGE, X, handshake_program, increment_loop
 from tests.support.toy import read32, toy_machine, write32
 from tests.toyisa import li
@@ -160,10 +160,10 @@ def test_ll_flags_other_vcpus_stores_but_not_their_loads():
     cpu0, cpu1 = m.cpus
     cpu1.mmu.load(X, MemOp.UL)
     m.policy.load_link(cpu0, X, MemOp.UL | MemOp.MO_ALIGN)
-    idx = (X >> 12) & 255
+    idx = (X >> PAGE_BITS) & (TLB_SIZE - 1)
     assert cpu1.mmu.addr_read[idx] == -1  # flushed
     cpu1.mmu.load(X, MemOp.UL)
-    assert cpu1.mmu.addr_read[idx] == X & ~0xFFF
+    assert cpu1.mmu.addr_read[idx] == X & PAGE_MASK
     cpu1.mmu.store(X + 8, 5, MemOp.UL)
     assert cpu1.mmu.addr_write[idx] & TLB_EXCL
     assert m.policy.stats[1].slow_stores == 1
@@ -236,7 +236,7 @@ def test_a_new_ll_releases_the_old_reservations_page():
     m.policy.load_link(cpu0, X, memop)  # page P, then abandoned (a failed CAS: no CLREX)
     m.policy.load_link(cpu0, OTHER_PAGE, memop)
     assert m.policy.store_cond(cpu0, OTHER_PAGE, 1, memop) == 0
-    assert m.policy.tlb_fill_flags(cpu1, X & ~0xFFF) == 0
+    assert m.policy.tlb_fill_flags(cpu1, X & PAGE_MASK) == 0
     slow = cpu1.stats.slow_stores
     for _ in range(10):
         cpu1.mmu.store(X, 5, MemOp.UL)

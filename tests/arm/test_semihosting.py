@@ -17,6 +17,7 @@ from core.cpu import EXCP, CpuLoopExit
 from core.errors import GuestError
 from core.ir import MemOp
 from core.machine import RAM_BASE
+from core.softmmu import PAGE_SIZE
 from plugins.arm import semihosting as sh
 from plugins.arm.semihosting import (FEATURES, NOMINAL_HZ, SYS_CLOCK, SYS_CLOSE, SYS_ELAPSED,
                                      SYS_EXIT, SYS_EXIT_EXTENDED, SYS_FLEN,
@@ -59,7 +60,7 @@ def test_writec_writes_one_byte_to_stdout_and_flushes(b):
 
 
 def test_write0_writes_a_string_across_pages(b):
-    addr = DATA + 0x1000 - 3
+    addr = DATA + PAGE_SIZE - 3
     b.m.memory.write_bytes(addr, b"hello, world\0junk")
     b.semihost(SYS_WRITE0, addr)
     assert b.output() == b"hello, world"
