@@ -108,6 +108,7 @@ def cells() -> list[Cell]:
 
 
 CELLS = cells()
+SLOW_PROGRAMS = ("hello_newlib", "compute")  # 10-20 s a cell on arm-host, more loaded
 
 
 @define(frozen=True)
@@ -167,7 +168,9 @@ def differences(want: WorkloadRun, got: WorkloadRun, backend: str) -> list[str]:
     return out
 
 
-@pytest.mark.parametrize("cell", CELLS, ids=[c.id for c in CELLS])
+@pytest.mark.parametrize("cell", [
+    pytest.param(c, id=c.id, marks=[pytest.mark.slow] if c.program in SLOW_PROGRAMS else [])
+    for c in CELLS])
 def test_workload_matches_interp(diff_backend, cell):
     want = reference(cell)
     got = run_cell(cell, diff_backend)
