@@ -28,6 +28,7 @@ import tomli
 from attrs import define, field
 
 from core.errors import ConfigError, did_you_mean
+from core.softmmu import PAGE_SIZE
 
 KNOWN_SCHEDULES = ("round-robin", "random", "pct")
 SECTIONS = ("machine", "schedule", "plugins")
@@ -97,8 +98,8 @@ def format_size(size: int) -> str:
 
 def _parse_ram_size(value: Any) -> int:
     size = parse_size(value)
-    if size % 4096:
-        raise ValueError("must be a multiple of 4096 (the page size)")
+    if size % PAGE_SIZE:
+        raise ValueError(f"must be a multiple of {PAGE_SIZE} (the page size)")
     return size
 
 
@@ -124,7 +125,7 @@ class MachineConfig:
         max=3 << 30,
         parse=_parse_ram_size,
         show=format_size,
-        doc='guest RAM in bytes, or a size like "128M"; a multiple of 4096',
+        doc=f'guest RAM in bytes, or a size like "128M"; a multiple of {PAGE_SIZE}',
     )
     optimize: bool = option(True, doc="run the IR optimiser (constant folding, copy "
                                       "propagation, dead code) on each TB before the backend")

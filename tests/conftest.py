@@ -1,61 +1,10 @@
-"""Shared fixtures: a machine running the test-only toy ISA, built from a config dict."""
+"""Shared fixtures; the helpers behind them live in tests/support/."""
 
 from __future__ import annotations
 
-import importlib
-import os
-from typing import Any
-
 import pytest
 
-from core.config import parse_config
-from core.machine import RAM_BASE, Machine
-from core.plugins import PluginManager
-from tests import toyisa
-
-DATA = RAM_BASE + 0x10000  # a data page well away from the code
-
-
-def make_plugins(disable=()) -> PluginManager:
-    return PluginManager(disable, autoload=False, extra=[("toyisa", toyisa)])
-
-
-def toy_machine(program: list[tuple] | bytes, *, vcpus: int = 1, schedule: dict | None = None,
-                policy: str = "exclusive-bitmap", options: dict | None = None,
-                backend: str = "interp", **machine: Any) -> Machine:
-    """A machine with ``program`` (toy assembly or bytes) loaded at the reset pc."""
-    data = {"machine": {"frontend": "toy", "backend": backend, "memory_policy": policy,
-                        "vcpus": vcpus, "ram_size": "1M", **machine},
-            "schedule": {"slice": 1, **(schedule or {})},
-            "plugins": {policy: options} if options else {}}
-    config = parse_config(data, "<test>")
-    m = Machine(config, make_plugins())
-    code = program if isinstance(program, bytes) else toyisa.assemble(program)
-    m.memory.write_bytes(RAM_BASE, code)
-    return m
-
-
-def read32(m: Machine, addr: int) -> int:
-    return int.from_bytes(m.memory.read_bytes(addr, 4), "little")
-
-
-def write32(m: Machine, addr: int, value: int) -> None:
-    m.memory.write_bytes(addr, value.to_bytes(4, "little"))
-
-
-def oracles_required() -> bool:
-    return os.environ.get("TCGLAB_REQUIRE_ORACLES") == "1"
-
-
-def oracle_module(name: str, install: str):
-    """Import the peer ``name`` for a test module, or skip the module (``install`` says
-    how to get it); with TCGLAB_REQUIRE_ORACLES=1 a missing peer fails instead."""
-    try:
-        return importlib.import_module(name)
-    except ImportError:  # pragma: no cover - exercised only without the test extra
-        if oracles_required():
-            raise
-        pytest.skip(f"{name} is not installed ({install})", allow_module_level=True)
+from tests.support.toy import toy_machine
 
 
 @pytest.fixture

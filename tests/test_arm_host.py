@@ -41,8 +41,9 @@ from core.memory_policy import MemoryPolicy
 from core.plugins import PluginManager
 from core.softmmu import PAGE_SIZE, TLB_EXCL, TLB_SIZE
 from tests import toyisa
-from tests.arm.workload_cases import WORKLOADS, cases, deterministic, run_machine
-from tests.conftest import DATA, oracles_required, read32
+from tests.support.arm_workloads import WORKLOADS, cases, deterministic, run_machine
+from tests.support.oracles import oracles_required
+from tests.support.toy import DATA, read32
 from tests.toyisa import enc, li
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from core.plugins import PluginManager
-from tests.conftest import oracles_required
+from tests.support.oracles import oracles_required
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "benchmarks" / "guest_mips.py"
@@ -39,6 +39,7 @@ def quick(tmp_path_factory):
     return json.loads((out / "guest_mips.json").read_text()), out, readme, done
 
 
+@pytest.mark.slow
 def test_every_engine_ran_and_ratios_are_against_this_runs_interp(quick):
     results, _out, _readme, _done = quick
     assert results["mode"] == "quick"
@@ -71,6 +72,7 @@ def test_every_engine_ran_and_ratios_are_against_this_runs_interp(quick):
             assert r["insns"] == interp["insns"]
 
 
+@pytest.mark.slow
 def test_strategy_rows_cover_every_strategy_relative_to_none(quick):
     results = quick[0]
     strategies = set(PluginManager(autoload=False).registry.memory_policies.items)
@@ -82,6 +84,7 @@ def test_strategy_rows_cover_every_strategy_relative_to_none(quick):
     assert all(r["passed"] for r in rows if r["strategy"] in ("exclusive-bitmap", "arm-monitor"))
 
 
+@pytest.mark.slow
 def test_markdown_table_written_and_readme_replaced_between_markers_only(quick):
     results, out, readme, done = quick
     table = (out / "guest_mips.md").read_text()

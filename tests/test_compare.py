@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import multiprocessing
 import os
 import sys
@@ -384,7 +385,23 @@ def test_interrupt_terminates_the_pool():
     assert multiprocessing.active_children() == []
 
 
+def _plain_json(text: str):
+    """``text`` parsed as RFC 8259 JSON: json.loads alone accepts NaN and Infinity."""
+    def refuse(name: str):
+        raise AssertionError(f"{name} in the JSON output: not JSON")
+    return json.loads(text, parse_constant=refuse)
+
+
 def test_json_is_plain_json(tmp_path):
     path = tmp_path / "x.json"
     output.write_json(str(path), synthetic_data())
-    json.loads(path.read_text())  # no NaN/Infinity, nothing Python-specific
+    _plain_json(path.read_text())  # nothing Python-specific
+    data = synthetic_data()  # non-finite floats: written as plain JSON, or refused
+    data["cells"][0]["overhead"], data["cells"][1]["mips"] = math.nan, math.inf
+    odd = tmp_path / "odd.json"
+    try:
+        output.write_json(str(odd), data)
+    except (ValueError, TcglabError):
+        assert not odd.exists()
+    else:
+        _plain_json(odd.read_text())

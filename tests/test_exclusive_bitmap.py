@@ -1,4 +1,5 @@
-"""The seed's exclusive-bitmap policy at IR level: toy-ISA programs on 2-4 vCPUs, slice 1.
+"""The LL/SC series' (Rigo 2015) exclusive-bitmap policy at IR level: toy-ISA programs on
+2-4 vCPUs, slice 1.
 
 What must hold: an LL/SC increment loop keeps an exact total; a store by another vCPU
 between LL and SC fails the SC (A->B->A included), a store to another page does not;
@@ -14,14 +15,10 @@ import pytest
 
 from core.ir import MemOp
 from core.machine import RAM_BASE
-from core.softmmu import PAGE_SIZE, TLB_EXCL
-from tests.conftest import DATA, read32, toy_machine, write32
+from core.softmmu import PAGE_BITS, PAGE_MASK, TLB_EXCL, TLB_SIZE
+from tests.support.llsc import FLAGS, ITERS, OTHER_PAGE, X, handshake_program, increment_loop
+from tests.support.toy import read32, toy_machine, write32
 from tests.toyisa import li
-
-X = DATA  # the word LL/SC works on
-FLAGS = DATA + 4 * PAGE_SIZE  # handshake flags, on their own page
-OTHER_PAGE = DATA + 8 * PAGE_SIZE
-ITERS = 60
 
 VARIANTS = [
     {"bitmap": "per-vcpu", "protection": "page", "flush": "sync"},
@@ -29,20 +26,6 @@ VARIANTS = [
     {"bitmap": "per-vcpu", "protection": "page", "flush": "async", "flush_scope": "page"},
     {"bitmap": "page", "protection": "range", "flush": "sync"},
 ]
-
-
-def increment_loop(iters: int = ITERS) -> list:
-    return li(1, X) + [
-        ("MOVI", 3, 0, iters),
-        "loop",
-        ("LL", 2, 1, 0),
-        ("ADDI", 2, 2, 1),
-        ("SC", 4, 2, 1),
-        ("BNZ", 4, "loop"),
-        ("ADDI", 3, 3, -1),
-        ("BNZ", 3, "loop"),
-        ("HALT",),
-    ]
 
 
 @pytest.mark.parametrize("vcpus", [2, 3, 4])
@@ -76,38 +59,6 @@ def test_v1_single_bit_per_page_loses_updates():
     m.run()
     assert read32(m, X) < 400
     assert m.policy.totals()["sc_ok"] == 400  # every vCPU believed all its SCs
-
-
-def handshake_program() -> list:
-    """CPU 0: LL x; flag0 = 1; wait flag1; SC x+1; EXIT with the SC status.
-    CPU 1: wait flag0; the stores in r9 (address) / r11 (mode); flag1 = 1; HALT.
-    r11 = 1: store B then A (ABA); r11 = 0: store B only."""
-    return li(1, X) + li(5, FLAGS) + [
-        ("CPUID", 0),
-        ("BNZ", 0, "cpu1"),
-        ("LL", 2, 1, 0),
-        ("MOVI", 6, 0, 1),
-        ("STW", 6, 5, 0),
-        "w0",
-        ("LDW", 7, 5, 4),
-        ("BZ", 7, "w0"),
-        ("ADDI", 2, 2, 1),
-        ("SC", 4, 2, 1),
-        ("EXIT", 0, 4),
-        "cpu1",
-        "w1",
-        ("LDW", 7, 5, 0),
-        ("BZ", 7, "w1"),
-        ("LDW", 10, 9, 0),  # A
-        ("MOVI", 8, 0, 0xBBBB),
-        ("STW", 8, 9, 0),  # B
-        ("BZ", 11, "flag"),
-        ("STW", 10, 9, 0),  # back to A
-        "flag",
-        ("MOVI", 6, 0, 1),
-        ("STW", 6, 5, 4),
-        ("HALT",),
-    ]
 
 
 def run_handshake(target: int, aba: bool, options: dict | None = None, vcpus: int = 2):
@@ -209,10 +160,10 @@ def test_ll_flags_other_vcpus_stores_but_not_their_loads():
     cpu0, cpu1 = m.cpus
     cpu1.mmu.load(X, MemOp.UL)
     m.policy.load_link(cpu0, X, MemOp.UL | MemOp.MO_ALIGN)
-    idx = (X >> 12) & 255
+    idx = (X >> PAGE_BITS) & (TLB_SIZE - 1)
     assert cpu1.mmu.addr_read[idx] == -1  # flushed
     cpu1.mmu.load(X, MemOp.UL)
-    assert cpu1.mmu.addr_read[idx] == X & ~0xFFF
+    assert cpu1.mmu.addr_read[idx] == X & PAGE_MASK
     cpu1.mmu.store(X + 8, 5, MemOp.UL)
     assert cpu1.mmu.addr_write[idx] & TLB_EXCL
     assert m.policy.stats[1].slow_stores == 1
@@ -285,7 +236,7 @@ def test_a_new_ll_releases_the_old_reservations_page():
     m.policy.load_link(cpu0, X, memop)  # page P, then abandoned (a failed CAS: no CLREX)
     m.policy.load_link(cpu0, OTHER_PAGE, memop)
     assert m.policy.store_cond(cpu0, OTHER_PAGE, 1, memop) == 0
-    assert m.policy.tlb_fill_flags(cpu1, X & ~0xFFF) == 0
+    assert m.policy.tlb_fill_flags(cpu1, X & PAGE_MASK) == 0
     slow = cpu1.stats.slow_stores
     for _ in range(10):
         cpu1.mmu.store(X, 5, MemOp.UL)

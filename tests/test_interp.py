@@ -8,7 +8,7 @@ from core.backend import EXIT_BUDGET, EXIT_GOTO1, EXIT_NOCHAIN
 from core.builder import Builder
 from core.cpu import EXCP, GuestException, GuestFault
 from core.ir import I32, I64, CallFlag, Cond, Helper, MemOp, OpDef, OpFlag, OpTable, TranslationBlock
-from tests.conftest import DATA, read32, toy_machine
+from tests.support.toy import DATA, read32, toy_machine
 
 
 @pytest.fixture

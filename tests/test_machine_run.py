@@ -10,7 +10,7 @@ import weakref
 import pytest
 
 import core.machine as machine_mod
-from tests.conftest import toy_machine
+from tests.support.toy import toy_machine
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ from core.ir import BASE_OPS, I32, CallFlag, Cond, Helper, OpDef, OpFlag, OpTabl
 from core.machine import Machine
 from core.optimize import optimize_tb
 from core.plugins import PluginManager
-from tests.arm.workload_cases import WORKLOADS, run_machine
-from tests.conftest import toy_machine
+from tests.support.arm_workloads import WORKLOADS, run_machine
+from tests.support.toy import toy_machine
 
 PC = 0x4000_0000
 

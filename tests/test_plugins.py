@@ -29,7 +29,7 @@ from core.memory_policy import MemoryPolicy
 from core.plugins import AUTOLOAD_ENV, BUILTIN_PLUGINS, PluginManager
 from plugins.tcg_backends.interp import InterpBackend
 from tests import toyisa
-from tests.conftest import DATA, read32
+from tests.support.toy import DATA, read32
 
 CORE_PLUGINS = ("exclusive-bitmap", "interp", "llsc")  # the built-ins these tests rely on
 LLSC_OPS = [f"qemu_{kind}_i{bits}" for kind in ("ldlink", "stcond") for bits in (8, 16, 32, 64)]

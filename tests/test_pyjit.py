@@ -28,7 +28,7 @@ from plugins.tcg_backends.pyjit import CompiledTB, PyJitBackend
 from plugins.tcg_backends.pyjit.lower import cond_expr
 from plugins.tcg_backends.pyjit.region import REGION_AFTER
 from tests import toyisa
-from tests.arm.workload_cases import WORKLOADS, run_machine
+from tests.support.arm_workloads import WORKLOADS, run_machine
 from tests.toyisa import ToyFrontend, assemble, enc
 
 HOT = {"compile_after": 0, "checked_after": 0}

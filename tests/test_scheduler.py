@@ -7,7 +7,7 @@ import pytest
 from core.config import ScheduleConfig
 from core.cpu import CPURunState
 from core.scheduler import DEFAULT_SLICE, UNSLICED, Scheduler, slice_for
-from tests.conftest import DATA, read32, toy_machine
+from tests.support.toy import DATA, read32, toy_machine
 from tests.toyisa import li
 
 X = DATA

@@ -11,10 +11,10 @@ from core.cpu import EXCP, GuestFault
 from core.errors import GuestError, TcglabError
 from core.ir import MemOp
 from core.machine import RAM_BASE
-from core.softmmu import (PAGE_MASK, PAGE_SIZE, TLB_EMPTY, TLB_EXCL, TLB_FLAGS, TLB_MMIO,
+from core.softmmu import (PAGE_BITS, PAGE_MASK, PAGE_SIZE, TLB_EMPTY, TLB_EXCL, TLB_FLAGS, TLB_MMIO,
                           TLB_NOTDIRTY, TLB_SIZE, RamList, SystemMemory, tlb_flush,
                           tlb_flush_page)
-from tests.conftest import DATA, read32, toy_machine, write32
+from tests.support.toy import DATA, read32, toy_machine, write32
 
 UNMAPPED = 0x0000_1000
 MMIO_BASE = 0x0900_0000
@@ -24,7 +24,7 @@ EXIT_PROG = [("MOVI", 5, 0, 7), ("EXIT", 0, 0, 0)]
 
 
 def idx(addr: int) -> int:
-    return (addr >> 12) & (TLB_SIZE - 1)
+    return (addr >> PAGE_BITS) & (TLB_SIZE - 1)
 
 
 def machine(vcpus: int = 1, program=EXIT_PROG, **kw):
@@ -814,7 +814,7 @@ def test_async_flushes_coalesce_into_one_work_item():
     m = machine()
     cpu = m.cpus[0]
     for i in range(100):
-        tlb_flush_page(cpu, DATA + 4096 * (i % 3), async_=True)
+        tlb_flush_page(cpu, DATA + PAGE_SIZE * (i % 3), async_=True)
     assert len(cpu.work) == 1
     tlb_flush(cpu, async_=True)
     assert len(cpu.work) == 1

@@ -26,8 +26,8 @@ from core.machine import RAM_BASE, Machine
 from core.plugins import PluginManager
 from core.trace import LOG_ITEMS, PLUGIN_NAME, SEPARATOR, TBLog
 from tests import toyisa
-from tests.arm.workload_cases import WORKLOADS
-from tests.conftest import oracles_required
+from tests.support.arm_workloads import WORKLOADS
+from tests.support.oracles import oracles_required
 
 ELF = WORKLOADS / "counter.elf"
 ARGS = ("1", "10")  # one vCPU, ten increments: ~10k guest instructions, ~100 TBs

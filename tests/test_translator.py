@@ -15,7 +15,7 @@ from core.plugins import PluginManager
 from core.softmmu import PAGE_SIZE
 from plugins.tcg_backends.interp import InterpBackend
 from tests import toyisa
-from tests.conftest import toy_machine, write32
+from tests.support.toy import toy_machine, write32
 from tests.toyisa import assemble, enc
 
 BIG = {"slice": 100_000, "max_insns": 200_000}  # max_insns: a bug cannot hang

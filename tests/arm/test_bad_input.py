@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from core import cli
-from tests.arm.workload_cases import WORKLOADS
+from tests.support.arm_workloads import WORKLOADS
 
 
 def make_elf(path: Path, code: bytes, *, machine: int = 40, vaddr: int = 0x4000_0000) -> Path:

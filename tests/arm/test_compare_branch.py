@@ -15,11 +15,11 @@ import struct
 
 import pytest
 
-from tests.arm._harness import CODE, DATA, STACK, assemble, make_machine
-from tests.conftest import oracle_module
+from tests.support.a32 import CODE, DATA, STACK, assemble, make_machine
+from tests.support.oracles import oracle_module
 
 oracle_module("unicorn", "pip install '.[test]'")
-from tests.arm.lockstep import make_unicorn  # noqa: E402
+from tests.support.arm_lockstep import make_unicorn  # noqa: E402
 
 pytestmark = pytest.mark.oracle
 

@@ -210,10 +210,10 @@ def register_only_words(draw):
 
 @pytest.fixture(scope="module")
 def lockstep():
-    from tests.conftest import oracle_module
+    from tests.support.oracles import oracle_module
 
     oracle_module("unicorn", "pip install '.[test]'")
-    from tests.arm.lockstep import RAM_BASE, Lockstep, arm_machine, make_unicorn
+    from tests.support.arm_lockstep import RAM_BASE, Lockstep, arm_machine, make_unicorn
 
     m = arm_machine("1M")
     uc = make_unicorn(1 << 20)

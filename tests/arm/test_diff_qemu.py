@@ -17,8 +17,8 @@ import subprocess
 
 import pytest
 
-from tests.arm.workload_cases import WORKLOADS, cases, deterministic, run_tcglab
-from tests.conftest import oracles_required
+from tests.support.arm_workloads import WORKLOADS, cases, deterministic, run_tcglab
+from tests.support.oracles import oracles_required
 
 QEMU = shutil.which("qemu-system-arm")
 if QEMU is None:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import oracle_module
+from tests.support.oracles import oracle_module
 
 oracle_module("unicorn", "pip install '.[test]'")
 from unicorn import UcError  # noqa: E402
@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 from core.cpu import CPURunState, GuestException
 from core.errors import GuestError
 from core.exec import cpu_exec
-from tests.arm.lockstep import RAM_BASE, Lockstep, Mismatch, arm_machine, make_unicorn, \
+from tests.support.arm_lockstep import RAM_BASE, Lockstep, Mismatch, arm_machine, make_unicorn, \
     run_elf_lockstep
 
 pytestmark = pytest.mark.oracle
@@ -47,10 +47,12 @@ SINGLE_CPU_RUNS = [
     ("compute.elf", ["1"], 2_000_000),
     ("hello_newlib.elf", ["a", "42"], 400_000),
 ]
+SLOW_RUNS = ("compute.elf", "hello_newlib.elf")  # 20 s to over a minute each in lockstep
 
 
-@pytest.mark.parametrize("program,args,max_steps", SINGLE_CPU_RUNS,
-                         ids=[p for p, _, _ in SINGLE_CPU_RUNS])
+@pytest.mark.parametrize("program,args,max_steps", [
+    pytest.param(*run, id=run[0], marks=[pytest.mark.slow] if run[0] in SLOW_RUNS else [])
+    for run in SINGLE_CPU_RUNS])
 def test_workload_lockstep(program, args, max_steps):
     ls = run_elf_lockstep(str(WORKLOADS / program), args, max_steps)
     assert ls.steps > 1000

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.arm._harness import C, CODE, N, V, Z, flags, halted, reg, run
+from tests.support.a32 import C, CODE, N, V, Z, flags, halted, reg, run
 
 M = 0xFFFF_FFFF
 

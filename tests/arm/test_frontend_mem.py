@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from core.errors import GuestError
-from tests.arm._harness import CODE, DATA, assemble, load, make_machine, read32, reg, run
+from tests.support.a32 import CODE, DATA, assemble, load, make_machine, read32, reg, run
 
 M = 0xFFFF_FFFF
 B = DATA + 0x100  # base address used by the addressing-mode cases

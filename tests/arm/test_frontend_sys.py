@@ -11,7 +11,7 @@ from core.cpu import EXCP, CPURunState
 from core.errors import GuestError
 from plugins.arm import cpu as arm
 from plugins.arm.decode import A32, A32_UNCOND, decode
-from tests.arm._harness import CODE, DATA, STACK, assemble, halted, load, make_machine, reg, run
+from tests.support.a32 import CODE, DATA, STACK, assemble, halted, load, make_machine, reg, run
 
 M = 0xFFFF_FFFF
 WFI = 0xE320F003

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from core.errors import GuestError
 from core.loader import load_elf
-from tests.arm._harness import make_machine
+from tests.support.a32 import make_machine
 
 WORKLOADS = Path(__file__).resolve().parents[2] / "plugins" / "arm" / "workloads"
 

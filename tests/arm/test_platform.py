@@ -30,109 +30,12 @@ from plugins.arm.platform import (PSCI_AFFINITY_INFO, PSCI_CPU_OFF, PSCI_CPU_ON,
                                   PSCI_SYSTEM_OFF, PSCI_SYSTEM_RESET, PSCI_VERSION,
                                   ArmPlatformOptions, VirtPlatform)
 from tests import toyisa
-from tests.conftest import DATA, toy_machine
+from tests.support.toy import DATA, toy_machine
+from tests.support.virt_board import M32, Board, FakeRegs, one_line
 
-M32 = 0xFFFF_FFFF
 SVC_SEMIHOST = 0xEF12_3456  # svc 0x123456 (A32)
 HVC_0 = 0xE140_0070  # hvc #0
 WORKLOADS = Path(__file__).resolve().parents[2] / "plugins" / "arm" / "workloads"
-
-
-def one_line(exc: BaseException) -> str:
-    text = str(exc)
-    assert "\n" not in text, text
-    return text
-
-
-# --------------------------------------------------------------------------- fakes
-
-
-class FakeRegs:
-    """The register adapter of the ARM frontend, over plain lists (one per vCPU)."""
-
-    def __init__(self, machine: Machine):
-        self.r = {cpu.index: [0] * 16 for cpu in machine.cpus}
-        self.cpsr = {cpu.index: 0x1D3 for cpu in machine.cpus}
-        self.started: list[tuple[int, int, int]] = []
-
-    def get_reg(self, cpu, n):
-        return self.r[cpu.index][n]
-
-    def set_reg(self, cpu, n, value):
-        self.r[cpu.index][n] = value & M32
-
-    def cpsr_read(self, cpu):
-        return self.cpsr[cpu.index]
-
-    def cpsr_write(self, cpu, value, mask):
-        self.cpsr[cpu.index] = (self.cpsr[cpu.index] & ~mask) | (value & mask)
-
-    def start_cpu(self, cpu, entry, r0):
-        """A reset, as the frontend's: it also clears the vCPU's exclusive monitor."""
-        cpu.machine.policy.clrex(cpu)
-        self.r[cpu.index] = [0] * 16
-        self.r[cpu.index][15] = entry
-        self.r[cpu.index][0] = r0
-        self.cpsr[cpu.index] = 0x1D3
-        cpu.run_state = CPURunState.RUNNING
-        self.started.append((cpu.index, entry, r0))
-
-
-class Board:
-    """A toy machine with a :class:`VirtPlatform` on :class:`FakeRegs`, booted."""
-
-    def __init__(self, vcpus: int = 4, root: str = "", argv=("prog.elf",),
-                 segments=((RAM_BASE, 0x100, 0x2000),)):
-        self.m = toy_machine([("HALT",)], vcpus=vcpus)
-        self.regs = FakeRegs(self.m)
-        self.p = VirtPlatform(self.m, regs=self.regs,
-                              options=ArmPlatformOptions(semihosting_root=root))
-        self.out: list[tuple[str, bytes]] = []
-        self.p.stdout = _Capture(self.out, "stdout")
-        self.p.stderr = _Capture(self.out, "stderr")
-        self.m.platform = self.p
-        self.image = LoadedImage("prog.elf", RAM_BASE + 0x40, tuple(segments), {})
-        self.p.boot(self.image, list(argv))
-        self.cpu = self.m.cpus[0]
-        self.regs.r[0][15] = RAM_BASE + 0x104  # the trapping insn was at 0x40000100
-
-    def reg(self, n: int, cpu: int = 0) -> int:
-        return self.regs.r[cpu][n]
-
-    def hvc(self, fn: int, *args: int, cpu: int = 0) -> int:
-        c = self.m.cpus[cpu]
-        self.regs.r[cpu][0] = fn & M32
-        for i, a in enumerate(args, 1):
-            self.regs.r[cpu][i] = a & M32
-        assert self.p.handle_exception(c, CpuLoopExit(EXCP.HVC, info=0))
-        return _signed(self.regs.r[cpu][0])
-
-    def semihost(self, op: int, arg: int = 0, cpu: int = 0) -> int:
-        """One call; returns r0 as a signed 32-bit number."""
-        c = self.m.cpus[cpu]
-        self.regs.r[cpu][0] = op
-        self.regs.r[cpu][1] = arg & M32
-        assert self.p.handle_exception(c, CpuLoopExit(EXCP.SEMIHOST))
-        return _signed(self.regs.r[cpu][0])
-
-    def output(self, which: str = "stdout") -> bytes:
-        return b"".join(d for w, d in self.out if w == which)
-
-
-class _Capture:
-    def __init__(self, sink: list, which: str):
-        self.sink, self.which, self.flushes = sink, which, 0
-
-    def write(self, data: bytes) -> int:
-        self.sink.append((self.which, bytes(data)))
-        return len(data)
-
-    def flush(self) -> None:
-        self.flushes += 1
-
-
-def _signed(v: int) -> int:
-    return v - (1 << 32) if v & 0x8000_0000 else v
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """Every semihosting call of plugins/arm/semihosting.py, on a toy machine with fake registers.
 
 Parameter blocks, strings and buffers are written into the toy machine's RAM; a call is
-``board.semihost(op, r1)`` (r0 comes back signed).  See tests/arm/test_platform.py for
+``board.semihost(op, r1)`` (r0 comes back signed).  See tests/support/virt_board.py for
 :class:`Board`.
 """
 
@@ -10,7 +10,6 @@ from __future__ import annotations
 import errno
 import io
 import os
-import struct
 
 import pytest
 
@@ -18,58 +17,20 @@ from core.cpu import EXCP, CpuLoopExit
 from core.errors import GuestError
 from core.ir import MemOp
 from core.machine import RAM_BASE
+from core.softmmu import PAGE_SIZE
 from plugins.arm import semihosting as sh
 from plugins.arm.semihosting import (FEATURES, NOMINAL_HZ, SYS_CLOCK, SYS_CLOSE, SYS_ELAPSED,
-                                     SYS_ERRNO, SYS_EXIT, SYS_EXIT_EXTENDED, SYS_FLEN,
+                                     SYS_EXIT, SYS_EXIT_EXTENDED, SYS_FLEN,
                                      SYS_GET_CMDLINE, SYS_HEAPINFO, SYS_ISERROR, SYS_ISTTY,
                                      SYS_OPEN, SYS_READ, SYS_READC, SYS_REMOVE, SYS_RENAME,
                                      SYS_SEEK, SYS_SYSTEM, SYS_TICKFREQ, SYS_TIME, SYS_TMPNAM,
                                      SYS_WRITE, SYS_WRITE0, SYS_WRITEC)
-from tests.arm.test_platform import Board, one_line
-from tests.conftest import DATA
+from tests.support.toy import DATA
+from tests.support.virt_board import (BLK, BUF, STR, STR2, Board, call1, errno_of, get, one_line,
+                                      put, sys_open, sys_read, sys_write)
 
-BLK = DATA  # parameter blocks
-STR = DATA + 0x100  # strings
-STR2 = DATA + 0x180
-BUF = DATA + 0x200  # buffers
 RAM_END = RAM_BASE + (1 << 20)
 PC = RAM_BASE + 0x100  # the trapping instruction (Board leaves pc = PC + 4)
-
-
-def put(b: Board, addr: int, *words: int) -> None:
-    b.m.memory.write_bytes(addr, struct.pack(f"<{len(words)}I", *(w & 0xFFFF_FFFF for w in words)))
-
-
-def get(b: Board, addr: int, n: int = 1) -> list[int]:
-    return list(struct.unpack(f"<{n}I", b.m.memory.read_bytes(addr, 4 * n)))
-
-
-def sys_open(b: Board, name: bytes, mode: int) -> int:
-    b.m.memory.write_bytes(STR, name + b"\0")
-    put(b, BLK, STR, mode, len(name))
-    return b.semihost(SYS_OPEN, BLK)
-
-
-def sys_write(b: Board, fd: int, data: bytes) -> int:
-    b.m.memory.write_bytes(BUF, data)
-    put(b, BLK, fd, BUF, len(data))
-    return b.semihost(SYS_WRITE, BLK)
-
-
-def sys_read(b: Board, fd: int, n: int) -> tuple[int, bytes]:
-    b.m.memory.write_bytes(BUF, b"\xAA" * n)
-    put(b, BLK, fd, BUF, n)
-    left = b.semihost(SYS_READ, BLK)
-    return left, b.m.memory.read_bytes(BUF, n - left) if 0 <= left <= n else b""
-
-
-def call1(b: Board, op: int, word: int) -> int:
-    put(b, BLK, word)
-    return b.semihost(op, BLK)
-
-
-def errno_of(b: Board) -> int:
-    return b.semihost(SYS_ERRNO)
 
 
 @pytest.fixture
@@ -99,7 +60,7 @@ def test_writec_writes_one_byte_to_stdout_and_flushes(b):
 
 
 def test_write0_writes_a_string_across_pages(b):
-    addr = DATA + 0x1000 - 3
+    addr = DATA + PAGE_SIZE - 3
     b.m.memory.write_bytes(addr, b"hello, world\0junk")
     b.semihost(SYS_WRITE0, addr)
     assert b.output() == b"hello, world"

@@ -12,8 +12,8 @@ import subprocess
 
 import pytest
 
-from tests.arm.workload_cases import WORKLOADS
-from tests.conftest import oracles_required
+from tests.support.arm_workloads import WORKLOADS
+from tests.support.oracles import oracles_required
 
 
 def test_committed_elfs_are_current(tmp_path):

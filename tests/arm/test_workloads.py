@@ -1,4 +1,5 @@
-"""Every bundled workload passes its own check on tcglab with the seed's strategy.
+"""Every bundled workload passes its own check on tcglab with the exclusive-bitmap
+strategy of the LL/SC series (Rigo 2015).
 
 1, 2 and 4 vCPUs; round-robin and seeded random schedules; slices of 1 and 64.  The
 programs verify themselves (exact totals, intact stack, failed ABA SC) and exit 0 only
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.arm.workload_cases import WORKLOADS, run_tcglab
+from tests.support.arm_workloads import WORKLOADS, run_tcglab
 
 PROGRAMS = {
     "counter": ["{n}", "40"],

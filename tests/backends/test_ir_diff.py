@@ -1,6 +1,6 @@
 """Hypothesis-generated IR TBs give identical results on every backend and on interp.
 
-Each example (:func:`tests.backends.irgen.ir_programs`) is built through the builder
+Each example (:func:`tests.support.irgen.ir_programs`) is built through the builder
 into two fresh machines, one on the backend under test and one on ``interp``, started
 from the same state, compiled with ``backend.compile(tb)`` and run once with
 ``backend.execute(cpu, tb, budget)``.  The backend's TB first goes through the
@@ -38,8 +38,8 @@ from core.cpu import GuestException
 from core.ir import Cond, MemOp, TempKind, oi_memop
 from core.machine import Machine
 from core.softmmu import PAGE_SIZE
-from tests.backends.conftest import REFERENCE
-from tests.backends.irgen import (
+from tests.support.diff_backends import REFERENCE
+from tests.support.irgen import (
     DATA,
     DATA_SIZE,
     LAST_PAGE,

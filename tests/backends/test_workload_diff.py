@@ -46,8 +46,8 @@ import pytest
 from attrs import asdict, define
 
 from core.errors import GuestError
-from tests.arm.workload_cases import WORKLOADS, run_machine
-from tests.backends.conftest import REFERENCE
+from tests.support.arm_workloads import WORKLOADS, run_machine
+from tests.support.diff_backends import REFERENCE
 
 MAX_INSNS = 100_000  # where cut and livelocked runs stop
 PREFIX_INSNS = 30_000  # the slice-1 runs of the single-threaded programs stop here
@@ -108,6 +108,7 @@ def cells() -> list[Cell]:
 
 
 CELLS = cells()
+SLOW_PROGRAMS = ("hello_newlib", "compute")  # 10-20 s a cell on arm-host, more loaded
 
 
 @define(frozen=True)
@@ -167,7 +168,9 @@ def differences(want: WorkloadRun, got: WorkloadRun, backend: str) -> list[str]:
     return out
 
 
-@pytest.mark.parametrize("cell", CELLS, ids=[c.id for c in CELLS])
+@pytest.mark.parametrize("cell", [
+    pytest.param(c, id=c.id, marks=[pytest.mark.slow] if c.program in SLOW_PROGRAMS else [])
+    for c in CELLS])
 def test_workload_matches_interp(diff_backend, cell):
     want = reference(cell)
     got = run_cell(cell, diff_backend)

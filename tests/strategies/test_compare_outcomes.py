@@ -80,6 +80,7 @@ SCHEDULES = st.sampled_from([
 # point, so a run mostly measures the budget rather than the strategy.
 
 
+@pytest.mark.slow
 @settings(max_examples=12, deadline=None, derandomize=True)
 @given(workload=st.sampled_from(["counter", "spinlock", "aba", "aba_window", "false_sharing"]),
        strategy=st.sampled_from(CORRECT), seed=st.integers(0, 10_000), schedule=SCHEDULES)
@@ -90,6 +91,7 @@ def test_correct_strategies_keep_every_workload_check_passing(workload, strategy
                               record["output"])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("strategy", CORRECT)
 def test_correct_strategies_pass_the_default_grid_seeds(strategy):
     for workload in ("counter", "aba"):

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.strategies.cases import (ABA_PRONE, ABA_SAFE, CORRECT, OTHER_PAGE, X, handshake,
-                                    read32, variant_id)
+from tests.support.llsc import ABA_PRONE, ABA_SAFE, CORRECT, OTHER_PAGE, X, handshake, variant_id
+from tests.support.toy import read32
 
 ALL = CORRECT + [("none", {})]
 

@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.strategies.cases import CORRECT, X, read32, run_increment, variant_id
+from tests.support.llsc import CORRECT, X, run_increment, variant_id
+from tests.support.toy import read32
 
 ITERS = 40
 SCHEDULES = [{"slice": 1, "policy": "round-robin"},

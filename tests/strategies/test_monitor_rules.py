@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 
 from core.ir import MemOp
-from core.softmmu import PAGE_MASK, TLB_EXCL, TLB_SIZE
-from tests.strategies.cases import CORRECT, X, machine, read32, variant_id, write32
+from core.softmmu import PAGE_BITS, PAGE_MASK, PAGE_SIZE, TLB_EXCL, TLB_SIZE
+from tests.support.llsc import CORRECT, X, machine, variant_id
+from tests.support.toy import read32, write32
 from tests.toyisa import li
 
 MEMOP = MemOp.UL | MemOp.MO_ALIGN
@@ -145,7 +146,7 @@ TRAPPING = [("arm-monitor", {}), ("stop-the-world", {})]
 
 
 def _entry(cpu, addr: int) -> int:
-    return cpu.mmu.addr_write[(addr >> 12) & (TLB_SIZE - 1)]
+    return cpu.mmu.addr_write[(addr >> PAGE_BITS) & (TLB_SIZE - 1)]
 
 
 @pytest.mark.parametrize("variant", TRAPPING, ids=variant_id)
@@ -165,7 +166,7 @@ def test_ll_flushes_the_page_from_every_tlb_once(variant):
     policy.load_link(cpus[1], X + 16, MEMOP)  # the page is already trapped everywhere
     assert policy.stats[1].tlb_flushes == 0
     cpus[0].mmu.load(X + 256, MemOp.UL)  # loads stay on the fast path
-    assert cpus[0].mmu.addr_read[(X >> 12) & (TLB_SIZE - 1)] == X & PAGE_MASK
+    assert cpus[0].mmu.addr_read[(X >> PAGE_BITS) & (TLB_SIZE - 1)] == X & PAGE_MASK
 
 
 @pytest.mark.parametrize("variant", TRAPPING, ids=variant_id)
@@ -191,7 +192,7 @@ def test_pages_stop_being_held_when_every_reservation_is_gone(variant):
     cpu0, cpu1 = m.cpus
     policy = m.policy
     policy.load_link(cpu0, X, MEMOP)
-    policy.load_link(cpu1, X + 4096, MEMOP)
+    policy.load_link(cpu1, X + PAGE_SIZE, MEMOP)
     policy.load_link(cpu1, X + 4, MEMOP)  # a new LL replaces the old reservation
     assert policy.trap.refs == {X & PAGE_MASK: 2}
     policy.clrex(cpu0)

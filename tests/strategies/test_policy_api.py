@@ -11,8 +11,8 @@ from core.errors import ConfigError
 from core.exec import ExitAtomic
 from core.ir import MemOp
 from core.machine import Machine
-from tests.conftest import make_plugins
-from tests.strategies.cases import CORRECT, X, machine, read32, variant_id
+from tests.support.llsc import CORRECT, X, machine, variant_id
+from tests.support.toy import make_plugins, read32
 
 POLICIES = ("arm-monitor", "cmpxchg", "exclusive-bitmap", "none", "stop-the-world", "store-test")
 MEMOP = MemOp.UL | MemOp.MO_ALIGN

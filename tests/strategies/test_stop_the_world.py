@@ -13,7 +13,8 @@ from core.cpu import EXCP
 from core.errors import GuestError
 from core.exec import ExitAtomic, cpu_loop_exit_atomic
 from core.ir import MemOp
-from tests.strategies.cases import X, increment_loop, machine, read32, run_increment
+from tests.support.llsc import X, increment_loop, machine, run_increment
+from tests.support.toy import read32
 from tests.toyisa import li
 
 MEMOP = MemOp.UL | MemOp.MO_ALIGN

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.arm.workload_cases import WORKLOADS, run_machine
+from tests.support.arm_workloads import WORKLOADS, run_machine
 
 VCPUS = 4
 SCHEDULE = {"policy": "random", "seed": 5, "slice": 6}

@@ -2,6 +2,8 @@
 
 Run from tcglab's checkout with the plugin installed:
 ``pip install ./examples/tcglab-riscv && python3 -m pytest -q examples/tcglab-riscv/tests``.
+Without it, every test module here is skipped, naming the reason (an error under
+``TCGLAB_REQUIRE_ORACLES=1``, as a missing oracle is).
 """
 
 from __future__ import annotations
@@ -21,7 +23,15 @@ if str(HERE) not in sys.path:
 from core.config import parse_config  # noqa: E402
 from core.machine import Machine  # noqa: E402
 from core.plugins import PluginManager  # noqa: E402
-from tcglab_riscv.workloads import HERE as WORKLOADS  # noqa: E402
+
+try:
+    from tcglab_riscv.workloads import HERE as WORKLOADS
+except ImportError as exc:  # the distribution is not installed in this environment
+    WORKLOADS = None
+    NOT_INSTALLED = (f"tcglab_riscv is not importable ({exc}); install it with "
+                     "pip install ./examples/tcglab-riscv")
+else:
+    NOT_INSTALLED = ""
 
 RAM = 0x8000_0000
 CODE = RAM
@@ -42,6 +52,24 @@ def plugins() -> PluginManager:
 def oracles_required() -> bool:
     """TCGLAB_REQUIRE_ORACLES=1 (CI): a missing oracle fails instead of skipping."""
     return os.environ.get("TCGLAB_REQUIRE_ORACLES") == "1"
+
+
+class _NotInstalled(pytest.Module):
+    """A test module of the example, collected without importing it: the distribution is
+    missing, so it is skipped (or, under TCGLAB_REQUIRE_ORACLES=1, an error) as a whole."""
+
+    def collect(self):
+        if oracles_required():
+            pytest.fail(f"TCGLAB_REQUIRE_ORACLES=1 but {NOT_INSTALLED}", pytrace=False)
+        pytest.skip(NOT_INSTALLED)
+
+
+def pytest_pycollect_makemodule(module_path, parent):
+    """Without the distribution, each test module here skips with the reason why, instead
+    of failing collection at its ``import tcglab_riscv``."""
+    if NOT_INSTALLED:
+        return _NotInstalled.from_parent(parent, path=module_path)
+    return None
 
 
 def need(module_or_tool: Any, what: str) -> None:

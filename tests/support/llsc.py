@@ -1,18 +1,68 @@
-"""The policies under test, what each must do, and the toy-ISA runs the tests share.
+"""The LL/SC toy-ISA programs, the policies under test and what each must do.
 
 The programs (the LL/SC increment loop, the LL ... SC handshake in which CPU 1 stores
-between CPU 0's LL and SC) are the exclusive-bitmap tests' own, run here under every
-policy.
+between CPU 0's LL and SC) were written for the exclusive-bitmap tests
+(tests/test_exclusive_bitmap.py) and run under every policy in tests/strategies/.
 """
 
 from __future__ import annotations
 
 from core.machine import Machine
-from tests.conftest import read32, toy_machine, write32
-from tests.test_exclusive_bitmap import FLAGS, OTHER_PAGE, X, handshake_program, increment_loop
+from core.softmmu import PAGE_SIZE
+from tests.support.toy import DATA, toy_machine, write32
+from tests.toyisa import li
 
-__all__ = ["ABA_PRONE", "ABA_SAFE", "CORRECT", "FLAGS", "OTHER_PAGE", "X", "Variant",
-           "handshake", "increment_loop", "read32", "run_increment", "write32"]
+X = DATA  # the word LL/SC works on
+FLAGS = DATA + 4 * PAGE_SIZE  # handshake flags, on their own page
+OTHER_PAGE = DATA + 8 * PAGE_SIZE
+ITERS = 60
+
+
+def increment_loop(iters: int = ITERS) -> list:
+    return li(1, X) + [
+        ("MOVI", 3, 0, iters),
+        "loop",
+        ("LL", 2, 1, 0),
+        ("ADDI", 2, 2, 1),
+        ("SC", 4, 2, 1),
+        ("BNZ", 4, "loop"),
+        ("ADDI", 3, 3, -1),
+        ("BNZ", 3, "loop"),
+        ("HALT",),
+    ]
+
+
+def handshake_program() -> list:
+    """CPU 0: LL x; flag0 = 1; wait flag1; SC x+1; EXIT with the SC status.
+    CPU 1: wait flag0; the stores in r9 (address) / r11 (mode); flag1 = 1; HALT.
+    r11 = 1: store B then A (ABA); r11 = 0: store B only."""
+    return li(1, X) + li(5, FLAGS) + [
+        ("CPUID", 0),
+        ("BNZ", 0, "cpu1"),
+        ("LL", 2, 1, 0),
+        ("MOVI", 6, 0, 1),
+        ("STW", 6, 5, 0),
+        "w0",
+        ("LDW", 7, 5, 4),
+        ("BZ", 7, "w0"),
+        ("ADDI", 2, 2, 1),
+        ("SC", 4, 2, 1),
+        ("EXIT", 0, 4),
+        "cpu1",
+        "w1",
+        ("LDW", 7, 5, 0),
+        ("BZ", 7, "w1"),
+        ("LDW", 10, 9, 0),  # A
+        ("MOVI", 8, 0, 0xBBBB),
+        ("STW", 8, 9, 0),  # B
+        ("BZ", 11, "flag"),
+        ("STW", 10, 9, 0),  # back to A
+        "flag",
+        ("MOVI", 6, 0, 1),
+        ("STW", 6, 5, 4),
+        ("HALT",),
+    ]
+
 
 Variant = tuple[str, dict]  # (policy name, its [plugins.<name>] table)
 

@@ -13,9 +13,10 @@ from typing import Any
 
 from core.config import parse_config
 from core.cpu import CPURunState
+from core.errors import GuestError
 from core.machine import RAM_BASE, Machine
 from core.plugins import PluginManager
-from tests.conftest import oracle_module
+from tests.support.oracles import oracle_module
 
 keystone = oracle_module("keystone", "pip install '.[test]'")
 
@@ -75,6 +76,18 @@ def run(src: str | bytes, regs: dict[int, int] | None = None, *, cpsr: int | Non
         write32(m, addr, value)
     m.run()
     return m
+
+
+def guest_error_line(src: str | bytes = b"", words: list[int] | None = None,
+                     regs: dict[int, int] | None = None) -> str:
+    """The one-line :class:`GuestError` that running ``src`` (then ``words``) raises."""
+    try:
+        run(src, regs, words=words)
+    except GuestError as err:
+        text = str(err)
+        assert "\n" not in text, text
+        return text
+    raise AssertionError("the guest ran without a GuestError")
 
 
 def reg(m: Machine, n: int, cpu: int = 0) -> int:
