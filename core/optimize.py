@@ -13,8 +13,10 @@ It must keep the semantics exactly, on IR from any frontend, for every backend:
   A ``brcond`` on constants becomes ``br`` or disappears.
 * Copy and constant propagation rewrite *inputs* only.  Knowledge is per extended basic
   block: it is dropped at every ``set_label`` (a join), and what it says about globals is
-  dropped after any op that may write the CPU state (calls, memory and env ops, plugin
-  ops: anything not pure), since the interpreter reads globals from ``env``.
+  dropped after any op that may write a global behind the IR's back
+  (:attr:`~core.ir.Op.writes_globals`: env stores, calls of helpers without
+  NO_WRITE_GLOBALS, impure plugin ops other than guest memory accesses), since the
+  interpreter reads globals from ``env``.
 * Dead code: a pure op none of whose outputs is read again is removed.  Globals count as
   read at TB exits, at every ``insn_start`` (a slice may end there and the next TB reads
   ``env``) and at every op that is not pure (it may read ``env`` or raise).  TB-local
@@ -34,13 +36,11 @@ from typing import Callable
 
 from attrs import define
 
-from .ir import BASE_OPS, CallFlag, Label, Op, OpDef, OpTable, Temp, TempKind, TranslationBlock
+from .ir import BASE_OPS, Label, Op, OpDef, OpTable, Temp, TempKind, TranslationBlock
 
 _BASE = {d.name: d for d in BASE_OPS}
-
-# ops that neither read nor write the CPU state although they are not pure
-_NO_STATE_WRITE = frozenset({"insn_start", "mb", "ld_i32", "ld_i64"})
-_CONTROL = frozenset({"br", "goto_tb", "exit_tb"})  # nothing falls through them
+#: "add" for the core op add_i32 (by identity: a plugin op may not be a core op)
+_BASE_NAME = {d: d.name.rsplit("_", 1)[0] for d in BASE_OPS}
 
 
 @define
@@ -55,53 +55,13 @@ class OptimizeStats:
     coalesced: int = 0  # "op t; mov g, t" pairs merged
 
 
-@define(frozen=True)
-class _OpInfo:
-    """The properties of an OpDef the passes ask about, computed once (flag tests on
-    IntFlag values are slow enough to dominate the optimiser otherwise)."""
-
-    pure: bool
-    branch: bool  # set_label, br, brcond: moves control inside the TB only
-    cond_branch: bool
-    ends_block: bool  # BB_END or BB_EXIT
-    exits: bool  # leaves the TB
-    base: str | None  # "add" for the core op add_i32; None for plugin ops
-
-
-_INFO: dict[OpDef, _OpInfo] = {}
-
-
-def _info(d: OpDef) -> _OpInfo:
-    info = _INFO.get(d)
-    if info is None:
-        f = d.flags
-        cond = bool(f & f.COND_BRANCH)
-        info = _INFO[d] = _OpInfo(
-            pure=d.pure, branch=cond or d.name in ("set_label", "br"), cond_branch=cond,
-            ends_block=bool(f & (f.BB_END | f.BB_EXIT)),
-            exits=d.name in ("goto_tb", "exit_tb"),  # as the interpreter: by name
-            base=d.name.rsplit("_", 1)[0] if _BASE.get(d.name) is d else None)
-    return info
-
-
 def _base_name(opdef: OpDef) -> str | None:
     """``"add"`` for the core op ``add_i32``; None for plugin ops."""
-    return _info(opdef).base
+    return _BASE_NAME.get(opdef)
 
 
 def _const(t: Temp, value: int) -> Temp:
     return Temp(TempKind.CONST, t.type, 0, "", value)
-
-
-def _may_write_state(op: Op) -> bool:
-    """May this op change ``env`` (and so any global) behind the IR's back?"""
-    d = op.opdef
-    info = _info(d)
-    if info.pure or info.branch or info.exits or d.name in _NO_STATE_WRITE:
-        return False
-    if d.name == "call":
-        return not (op.args[-1].flags & CallFlag.NO_WRITE_GLOBALS)
-    return True
 
 
 class _Knowledge:
@@ -167,7 +127,7 @@ class _Rewriter:
         out: list[Op] = []
         reachable = True
         for op in ops:
-            if op.name == "set_label":
+            if op.opdef.sets_label:
                 reachable = True
                 self.k.reset()
                 out.append(op)
@@ -178,7 +138,7 @@ class _Rewriter:
             for new in self.rewrite(op):
                 out.append(new)
                 self.learn(new)
-                if new.name in _CONTROL:
+                if not new.opdef.falls_through:
                     reachable = False
         return out
 
@@ -193,9 +153,9 @@ class _Rewriter:
             op = Op(op.opdef, outs + new_ins + consts)
             ins = new_ins
         d = op.opdef
-        if _info(d).cond_branch:
+        if d.cond_branch:
             return self.branch(op, ins, consts)
-        if not _info(d).pure or d.impl is None or not outs:
+        if not d.foldable or not outs:
             return [op]
         if all(t.kind is TempKind.CONST for t in ins):
             folded = self.fold(op, outs, ins, consts)
@@ -296,7 +256,7 @@ class _Rewriter:
         outs, ins, consts = op.split()
         for t in outs:
             self.k.forget(t)
-        if _may_write_state(op):
+        if op.writes_globals:
             self.k.forget_globals()
         base = _base_name(op.opdef)
         if base == "movi":
@@ -319,7 +279,7 @@ def _blocks(ops: list[Op]) -> tuple[list[tuple[int, int]], list[list[int]]]:
     for i, op in enumerate(ops):
         if op.name == "set_label":
             starts.add(i)
-        elif _info(op.opdef).ends_block:
+        elif op.opdef.ends_block:
             starts.add(i + 1)
     bounds = sorted(s for s in starts if s < len(ops))
     ranges = [(s, e) for s, e in zip(bounds, bounds[1:] + [len(ops)])]
@@ -331,12 +291,12 @@ def _blocks(ops: list[Op]) -> tuple[list[tuple[int, int]], list[list[int]]]:
     for bi, (s, e) in enumerate(ranges):
         last = ops[e - 1]
         nxt = [bi + 1] if bi + 1 < len(ranges) else []
-        info = _info(last.opdef)
-        if info.exits:
+        d = last.opdef
+        if d.bb_exit:
             succs.append([])
         elif last.name == "br":
             succs.append(_label_target(last.args[0], block_of_label))
-        elif info.cond_branch:
+        elif d.cond_branch:
             succs.append(_label_target(last.args[-1], block_of_label) + nxt)
         else:
             succs.append(nxt)
@@ -349,20 +309,14 @@ def _label_target(label, block_of_label: dict[int, int]) -> list[int]:
     return []
 
 
-def _uses_all_globals(op: Op) -> bool:
-    """Globals are observable here: TB exits, slice ends, anything that may read env."""
-    info = _info(op.opdef)
-    return not info.pure and not info.branch
-
-
 def _facts(ops: list[Op]) -> list[tuple]:
     """Per op: (outputs, temps read, droppable when its outputs are dead, reads globals)."""
     facts = []
     for op in ops:
         outs, ins, _consts = op.split()
-        info = _info(op.opdef)
+        d = op.opdef
         reads = tuple(t for t in ins if isinstance(t, Temp) and t.kind is not TempKind.CONST)
-        facts.append((outs, reads, bool(outs) and info.pure, not info.pure and not info.branch))
+        facts.append((outs, reads, bool(outs) and d.pure, d.observes_state))
     return facts
 
 
@@ -404,12 +358,6 @@ def _liveness(ops: list[Op], facts: list[tuple], globals_: frozenset[Temp],
             if not through(i, live):
                 dead.add(i)
     return dead, after
-
-
-def live_after_ops(ops: list[Op], globals_: frozenset[Temp]) -> list[frozenset[Temp]]:
-    """For each op, the temps whose values are read later (dead pure ops do not read)."""
-    _dead, after = _liveness(ops, _facts(ops), globals_, set(range(len(ops))))
-    return [after[i] for i in range(len(ops))]
 
 
 def _globals_of(facts: list[tuple]) -> frozenset[Temp]:
@@ -468,4 +416,4 @@ def make_optimizer(optable: OpTable | None = None) -> Callable[[TranslationBlock
     return optimize
 
 
-__all__ = ["OptimizeStats", "optimize_tb", "make_optimizer", "live_after_ops"]
+__all__ = ["OptimizeStats", "optimize_tb", "make_optimizer"]

@@ -11,7 +11,6 @@ The package, one job per module:
 * :mod:`.codegen`  the TB driver: control flow, calls, exits, budget checks, chaining
 * :mod:`.alu`      data-processing ops -> A32 (immediates, compares, bit fields, i64 moves)
 * :mod:`.ldst`     qemu_ld/qemu_st: inline TLB lookup, fast access, slow-path stubs
-* :mod:`.opinfo`   op-definition facts code generation asks for, computed once
 * :mod:`.abi`      where helper arguments go (AAPCS)
 * :mod:`.traps`    the Python functions generated code calls (helpers, reference
   semantics, softmmu slow paths)

@@ -45,7 +45,6 @@ from .a32 import LR, R0, R5, R6, R12, Asm, encodable, imm, rn
 from .abi import arg_locations
 from .layout import FRAME_SIZE, EnvLayout
 from .liveness import analyze
-from .opinfo import helper_is_pure, info
 from .regalloc import CALL_CLOBBERED, CONST, REG, Frame, RegAlloc
 from .traps import Trap, TrapTable
 
@@ -80,20 +79,12 @@ class HostCode:
         return self.text.replace(PREFIX, label)
 
 
-def _writes_cpu_state(op: Op) -> bool:
-    """True if ``op`` may write CPU state outside the IR globals' data flow (a helper that
-    is not pure, an env store, a plugin op with side effects): the TB flags, maybe."""
-    if op.opdef.name == "call":
-        return not helper_is_pure(op.args[-1].flags)
-    return info(op.opdef).writes_state
-
-
 def _has_backward_branch(tb: TranslationBlock) -> bool:
     seen: set[int] = set()
     for op in tb.ops:
         if op.name == "set_label":
             seen.add(op.args[0].id)
-        elif info(op.opdef).branch:
+        elif op.opdef.branch:
             if op.split()[2][-1].id in seen:
                 return True
     return False
@@ -116,7 +107,7 @@ def _branches_skip_insns(tb: TranslationBlock) -> bool:
     if len(starts) < 2:
         return False
     for i, op in enumerate(tb.ops):
-        if info(op.opdef).branch:
+        if op.opdef.branch:
             target = label_at.get(op.split()[2][-1].id, i)
             lo, hi = min(i, target), max(i, target)
             if any(lo < s < hi for s in starts):
@@ -147,7 +138,7 @@ class TBCodegen(DataOps):
         self.pc_slot = pc_slot
         # with loops, no path tracking: the whole TB decides
         self._always_written = _has_backward_branch(tb) and \
-            any(_writes_cpu_state(op) for op in tb.ops)
+            any(op.writes_state for op in tb.ops)
         self.state_written = self._always_written  # on the paths reaching the current op
         self._written_at_label: dict[int, bool] = {}
         self.stubs: list[Stub] = []
@@ -190,9 +181,9 @@ class TBCodegen(DataOps):
                 self.op_fallback(op)
             else:
                 lowering(op)
-            if _writes_cpu_state(op):
+            if op.writes_state:  # what the TB flags come from, maybe
                 self.state_written = True
-            if info(op.opdef).branch:
+            if op.opdef.branch:
                 label_id = _consts[-1].id
                 self._written_at_label[label_id] = \
                     self._written_at_label.get(label_id, False) or self.state_written
@@ -532,7 +523,7 @@ class TBCodegen(DataOps):
         trap = self.traps.op(d, tuple(consts), in_types, out_types)
         flags = CallFlag.NONE if not d.pure else CallFlag.NO_WRITE_GLOBALS
         self.emit_call(trap, ins, in_types, f"op {d.name}", flags)
-        if info(d).cond_branch:
+        if d.cond_branch:
             self.asm.insn("cmp r0, #0", "taken?")
             self._bb_end()
             self.asm.insn(f"bne .L{PREFIX}_L{consts[-1].id}")

@@ -14,7 +14,6 @@ from attrs import define, field
 
 from core.ir import Temp, TempKind, TranslationBlock
 
-from .opinfo import info
 
 
 def _locals(temps) -> list[int]:
@@ -42,7 +41,7 @@ def analyze(tb: TranslationBlock) -> Liveness:
     for i, op in enumerate(ops):
         if op.name == "set_label":
             starts.add(i)
-        elif info(op.opdef).ends_block and i + 1 < n:
+        elif op.opdef.ends_block and i + 1 < n:
             starts.add(i + 1)
     order = sorted(s for s in starts if s < n) if n else []
     blocks = [(s, order[k + 1] if k + 1 < len(order) else n) for k, s in enumerate(order)]
@@ -55,16 +54,16 @@ def analyze(tb: TranslationBlock) -> Liveness:
     succs: list[list[int]] = []
     for b, (s, e) in enumerate(blocks):
         last = ops[e - 1]
-        last_info = info(last.opdef)
+        d = last.opdef
         out: list[int] = []
         if last.name == "br":
             out.append(block_of_label[last.args[0].id])
-        elif last_info.exits:
+        elif d.bb_exit:
             pass
         else:
             if b + 1 < len(blocks):
                 out.append(b + 1)
-            if last_info.cond_branch:
+            if d.cond_branch:
                 out.append(block_of_label[split[e - 1][2][-1].id])
         succs.append(out)
 
