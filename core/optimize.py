@@ -20,8 +20,9 @@ It must keep the semantics exactly, on IR from any frontend, for every backend:
 * Dead code: a pure op none of whose outputs is read again is removed.  Globals count as
   read at TB exits, at every ``insn_start`` (a slice may end there and the next TB reads
   ``env``) and at every op that is not pure (it may read ``env`` or raise).  TB-local
-  temps die at the exits.  Liveness runs over the TB's blocks to a fixed point, so labels
-  and backward branches are handled, not guessed.
+  temps die at the exits.  Liveness runs over the TB's blocks to a fixed point
+  (:mod:`core.flow`, which arm-host and pyjit use too), so labels and backward branches
+  are handled, not guessed.
 * Ops after an unconditional exit or branch and before the next label never run; they
   are removed.
 * ``op t <- ...; mov g, t`` with ``t`` dead afterwards becomes ``op g <- ...``.
@@ -36,6 +37,7 @@ from typing import Callable
 
 from attrs import define
 
+from . import flow
 from .ir import BASE_OPS, Label, Op, OpDef, OpTable, Temp, TempKind, TranslationBlock
 
 _BASE = {d.name: d for d in BASE_OPS}
@@ -273,42 +275,6 @@ class _Rewriter:
 # ------------------------------------------------------------------------------ liveness
 
 
-def _blocks(ops: list[Op]) -> tuple[list[tuple[int, int]], list[list[int]]]:
-    """Basic blocks as (start, end) op ranges and each block's successors."""
-    starts = {0}
-    for i, op in enumerate(ops):
-        if op.name == "set_label":
-            starts.add(i)
-        elif op.opdef.ends_block:
-            starts.add(i + 1)
-    bounds = sorted(s for s in starts if s < len(ops))
-    ranges = [(s, e) for s, e in zip(bounds, bounds[1:] + [len(ops)])]
-    block_of_label: dict[int, int] = {}
-    for bi, (s, _e) in enumerate(ranges):
-        if ops[s].name == "set_label":
-            block_of_label[ops[s].args[0].id] = bi
-    succs: list[list[int]] = []
-    for bi, (s, e) in enumerate(ranges):
-        last = ops[e - 1]
-        nxt = [bi + 1] if bi + 1 < len(ranges) else []
-        d = last.opdef
-        if d.bb_exit:
-            succs.append([])
-        elif last.name == "br":
-            succs.append(_label_target(last.args[0], block_of_label))
-        elif d.cond_branch:
-            succs.append(_label_target(last.args[-1], block_of_label) + nxt)
-        else:
-            succs.append(nxt)
-    return ranges, succs
-
-
-def _label_target(label, block_of_label: dict[int, int]) -> list[int]:
-    if isinstance(label, Label) and label.id in block_of_label:
-        return [block_of_label[label.id]]
-    return []
-
-
 def _facts(ops: list[Op]) -> list[tuple]:
     """Per op: (outputs, temps read, droppable when its outputs are dead, reads globals)."""
     facts = []
@@ -323,9 +289,10 @@ def _facts(ops: list[Op]) -> list[tuple]:
 def _liveness(ops: list[Op], facts: list[tuple], globals_: frozenset[Temp],
               watch: set[int]) -> tuple[set[int], dict[int, frozenset[Temp]]]:
     """Dead ops (pure, no output read later) and the temps live after each op in
-    ``watch``, by backward dataflow over the blocks to a fixed point."""
-    ranges, succs = _blocks(ops)
-    live_in: list[frozenset[Temp]] = [frozenset()] * len(ranges)
+    ``watch``, by backward dataflow over the blocks to a fixed point (:mod:`core.flow`)."""
+    graph = flow.op_graph(ops)
+    dead_in: dict[int, list[int]] = {}
+    after: dict[int, frozenset[Temp]] = {}
 
     def through(i: int, live: set[Temp]) -> bool:
         outs, reads, droppable, all_globals = facts[i]
@@ -337,26 +304,20 @@ def _liveness(ops: list[Op], facts: list[tuple], globals_: frozenset[Temp],
         live.update(reads)
         return True
 
-    changed = True
-    while changed:
-        changed = False
-        for bi in reversed(range(len(ranges))):
-            s, e = ranges[bi]
-            live: set[Temp] = set().union(*(live_in[x] for x in succs[bi]))
-            for i in range(e - 1, s - 1, -1):
-                through(i, live)
-            if live != live_in[bi]:
-                live_in[bi] = frozenset(live)
-                changed = True
-    dead: set[int] = set()
-    after: dict[int, frozenset[Temp]] = {}
-    for bi, (s, e) in enumerate(ranges):
-        live = set().union(*(live_in[x] for x in succs[bi]))
+    def transfer(bi: int, live_out: frozenset[Temp]) -> frozenset[Temp]:
+        s, e = graph.blocks[bi]
+        live = set(live_out)
+        dead: list[int] = []
         for i in range(e - 1, s - 1, -1):
             if i in watch:
                 after[i] = frozenset(live)
             if not through(i, live):
-                dead.add(i)
+                dead.append(i)
+        dead_in[bi] = dead  # the last visit of a block stands (see core.flow)
+        return frozenset(live)
+
+    graph.backward(transfer)
+    dead = {i for d in dead_in.values() for i in d}
     return dead, after
 
 
