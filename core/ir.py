@@ -261,7 +261,7 @@ class CallFlag(enum.IntFlag):
 
     NONE = 0
     NO_READ_GLOBALS = 1
-    NO_WRITE_GLOBALS = 2
+    NO_WRITE_GLOBALS = 2  # writes no IR global's env slot (other CPU state it may: the Q bit)
     NO_SIDE_EFFECTS = 4
     NO_RETURN = 8  # always leaves the TB by raising (e.g. raise_exception)
     NO_RWG = NO_READ_GLOBALS | NO_WRITE_GLOBALS

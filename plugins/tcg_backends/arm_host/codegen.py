@@ -29,7 +29,6 @@ from core.ir import (
     I32,
     I64,
     M32,
-    CallFlag,
     Cond,
     Helper,
     Op,
@@ -455,8 +454,9 @@ class TBCodegen(DataOps):
 
     # ------------------------------------------------------------------ calls
 
-    def emit_call(self, trap: Trap, ins, in_types, what: str, flags: CallFlag) -> None:
-        """Sync globals, free r0-r3, place the arguments (env in r0), and call ``trap``."""
+    def emit_call(self, trap: Trap, ins, in_types, what: str, writes_globals: bool) -> None:
+        """Sync globals, free r0-r3, place the arguments (env in r0), and call ``trap``;
+        globals are loaded again after it if it may have written them."""
         ra, a = self.ra, self.asm
         ra.sync_globals()
         ra.evict(CALL_CLOBBERED)
@@ -477,7 +477,7 @@ class TBCodegen(DataOps):
                 self.word_to(loc[1] + 1, t, 1)
         a.insn("mov r0, r6", "env")
         self.trap_call(trap)
-        if not flags & CallFlag.NO_WRITE_GLOBALS:
+        if writes_globals:
             ra.forget_globals()
 
     def _outputs_from_call(self, outs, out_types) -> None:
@@ -503,7 +503,8 @@ class TBCodegen(DataOps):
         outs, ins, consts = op.split()
         helper: Helper = consts[-1]
         trap = self.traps.helper(helper)
-        self.emit_call(trap, ins, helper.in_types, f"helper {helper.name}", helper.flags)
+        self.emit_call(trap, ins, helper.in_types, f"helper {helper.name}",
+                       helper.writes_globals)
         if outs:
             self._outputs_from_call(outs, (helper.out_type,))
 
@@ -521,8 +522,7 @@ class TBCodegen(DataOps):
             raise TcglabError(f"backend {self.backend_name}: IR op {d.name!r} has "
                               f"{len(outs)} outputs; at most 4 are supported")
         trap = self.traps.op(d, tuple(consts), in_types, out_types)
-        flags = CallFlag.NONE if not d.pure else CallFlag.NO_WRITE_GLOBALS
-        self.emit_call(trap, ins, in_types, f"op {d.name}", flags)
+        self.emit_call(trap, ins, in_types, f"op {d.name}", d.writes_state)
         if d.cond_branch:
             self.asm.insn("cmp r0, #0", "taken?")
             self._bb_end()
