@@ -261,10 +261,14 @@ class CallFlag(enum.IntFlag):
 
     NONE = 0
     NO_READ_GLOBALS = 1
-    NO_WRITE_GLOBALS = 2
+    NO_WRITE_GLOBALS = 2  # writes no IR global's env slot (other CPU state it may: the Q bit)
     NO_SIDE_EFFECTS = 4
     NO_RETURN = 8  # always leaves the TB by raising (e.g. raise_exception)
     NO_RWG = NO_READ_GLOBALS | NO_WRITE_GLOBALS
+
+
+_NO_WRITE_GLOBALS = int(CallFlag.NO_WRITE_GLOBALS)
+_PURE_HELPER = int(CallFlag.NO_RWG | CallFlag.NO_SIDE_EFFECTS)
 
 
 @define(frozen=True, eq=False)
@@ -280,6 +284,18 @@ class Helper:
     in_types: tuple[TempType, ...]
     flags: CallFlag = CallFlag.NONE
     doc: str = ""
+    #: computed once from ``flags`` (a CallFlag ``&`` builds a flag object, and backends
+    #: ask for every call they compile):
+    #: the helper may change an IR global's env slot (no NO_WRITE_GLOBALS)
+    writes_globals: bool = field(init=False, default=True)
+    #: NO_RWG and NO_SIDE_EFFECTS: reads and writes no CPU state at all, so nothing needs
+    #: syncing around it and it cannot change what the TB flags are computed from
+    pure: bool = field(init=False, default=False)
+
+    def __attrs_post_init__(self) -> None:
+        flags = int(self.flags)
+        object.__setattr__(self, "writes_globals", not flags & _NO_WRITE_GLOBALS)
+        object.__setattr__(self, "pure", flags & _PURE_HELPER == _PURE_HELPER)
 
     def __str__(self) -> str:
         return self.name
@@ -316,6 +332,35 @@ class OpDef:
     (``None`` is passed when folding a pure op).  For control ops the return value is
     the control decision: brcond -> taken (bool); goto_tb -> slot; exit_tb -> value.
     ``types`` gives the TempType of each output then input.
+
+    The op's properties, the one definition the optimiser, the backends and the
+    frontends ask (plain bools computed once here: translators and backends ask them of
+    every op, and a Flag ``&`` builds a new Flag, about half a microsecond).  The core's
+    control ops are known by name, as QEMU's ``liveness_pass_1`` knows
+    ``INDEX_op_set_label`` (``set_label`` and ``br`` have the same flags):
+
+    * ``pure``: no side effect, no control, no memory or env access: the outputs depend
+      on the inputs only, so the op may be folded, moved or dropped when they are dead;
+      ``foldable``: pure and with reference semantics to fold it with.
+    * ``sets_label``: ``set_label``, a join point.  It starts a basic block; it is not a
+      branch and does not end one (its BB_END flag is TCG's, which says the same).
+    * ``branch``: ``br`` or a conditional branch (COND_BRANCH): moves control inside the
+      TB to the label that is its last constant; ``cond_branch`` the conditional ones.
+    * ``bb_exit``: leaves the TB (goto_tb, exit_tb: BB_EXIT).
+    * ``ends_block``: a branch, an exit, or any other BB_END op but ``set_label``: the
+      next op starts a basic block.  ``falls_through``: control may reach the next op
+      (false for ``br`` and the exits).
+    * ``writes_state``: may write the CPU state (``env``) other than through its outputs:
+      an env store (``st``), or an impure op that is neither control, a guest memory
+      access (MEMORY: the softmmu never writes env), ``insn_start``, ``mb`` nor ``call``
+      (which the helper decides: :attr:`Op.writes_globals`, :attr:`Op.writes_state`).
+    * ``observes_state``: the CPU state may be looked at here (the op may read env,
+      raise, call out, end a slice or leave the TB), so every global must hold its
+      value in env: every impure op that is not a label or a branch.
+    * ``touches_state``: may read or write env itself (an env access, or an impure op
+      that is not a guest memory access): run as a call, env must be current around it.
+    * ``env_access``: ld/st on the CPU state (ENV); ``i64``: the op's width is 64 bits
+      (I64); ``any_i64``: some operand is 64 bits (``extrl_i64_i32`` is not I64).
     """
 
     name: str
@@ -327,23 +372,45 @@ class OpDef:
     types: tuple[TempType, ...]
     doc: str = ""
     provider: str = "core"
-    #: True if the result depends only on the inputs (safe to fold or drop); this and the
-    #: flags below are computed once from ``flags`` (translators and backends ask them of
-    #: every op, and a Flag ``&`` builds a new Flag: about half a microsecond)
     pure: bool = field(init=False, default=False)
-    cond_branch: bool = field(init=False, default=False)  # OpFlag.COND_BRANCH
-    bb_exit: bool = field(init=False, default=False)  # OpFlag.BB_EXIT
-    env_access: bool = field(init=False, default=False)  # OpFlag.ENV
-    i64: bool = field(init=False, default=False)  # OpFlag.I64
+    foldable: bool = field(init=False, default=False)
+    sets_label: bool = field(init=False, default=False)
+    branch: bool = field(init=False, default=False)
+    cond_branch: bool = field(init=False, default=False)
+    bb_exit: bool = field(init=False, default=False)
+    ends_block: bool = field(init=False, default=False)
+    falls_through: bool = field(init=False, default=True)
+    writes_state: bool = field(init=False, default=False)
+    observes_state: bool = field(init=False, default=False)
+    touches_state: bool = field(init=False, default=False)
+    env_access: bool = field(init=False, default=False)
+    i64: bool = field(init=False, default=False)
+    any_i64: bool = field(init=False, default=False)
 
     def __attrs_post_init__(self) -> None:
-        flags = self.flags
-        for name, value in (("pure", not (flags & _IMPURE)),
-                            ("cond_branch", OpFlag.COND_BRANCH in flags),
-                            ("bb_exit", OpFlag.BB_EXIT in flags),
-                            ("env_access", OpFlag.ENV in flags),
-                            ("i64", OpFlag.I64 in flags)):
-            object.__setattr__(self, name, bool(value))
+        flags, name = int(self.flags), self.name
+        pure = not flags & _IMPURE
+        label = name == "set_label"
+        cond = bool(flags & OpFlag.COND_BRANCH)
+        branch = cond or name == "br"
+        exits = bool(flags & OpFlag.BB_EXIT)
+        env = bool(flags & OpFlag.ENV)
+        memory = bool(flags & OpFlag.MEMORY)
+        control = bool(flags & (OpFlag.BB_END | OpFlag.BB_EXIT))
+        if env:
+            writes = bool(flags & OpFlag.SIDE_EFFECTS)  # st; ld only reads
+        else:
+            writes = not (pure or memory or control or name in ("insn_start", "mb", "call"))
+        for attr, value in (("pure", pure), ("foldable", pure and self.impl is not None),
+                            ("sets_label", label), ("branch", branch), ("cond_branch", cond),
+                            ("bb_exit", exits), ("ends_block", control and not label),
+                            ("falls_through", not (exits or name == "br")),
+                            ("writes_state", writes),
+                            ("observes_state", not (pure or label or branch)),
+                            ("touches_state", env or not (pure or memory)),
+                            ("env_access", env), ("i64", bool(flags & OpFlag.I64)),
+                            ("any_i64", any(t is TempType.I64 for t in self.types))):
+            object.__setattr__(self, attr, value)
 
     @property
     def nargs(self) -> int:
@@ -527,10 +594,8 @@ def _ld_env(cpu, offset):
     return cpu.env[offset]
 
 
-def _st_env_for(t: TempType):
-    def f(cpu, value, offset):
-        cpu.env[offset] = value
-    return f
+def _st_env(cpu, value, offset):
+    cpu.env[offset] = value
 
 
 def _qemu_ld(cpu, addr, oi):
@@ -611,7 +676,7 @@ def _define_ops() -> list[OpDef]:
         op(f"sub2_{s}", 2, 4, 0, f64, _addsub2_for(t, True), (t,) * 6,
            "rl:rh = al:ah - bl:bh (double-width subtract)")
         op(f"ld_{s}", 1, 0, 1, f64 | OpFlag.ENV, _ld_env, (t,), "d = env[slot] (CPU state load)")
-        op(f"st_{s}", 0, 1, 1, f64 | OpFlag.SIDE_EFFECTS | OpFlag.ENV, _st_env_for(t), (t,),
+        op(f"st_{s}", 0, 1, 1, f64 | OpFlag.SIDE_EFFECTS | OpFlag.ENV, _st_env, (t,),
            "env[slot] = a (CPU state store)")
         op(f"qemu_ld_{s}", 1, 1, 1, f64 | OpFlag.CALL_CLOBBER | OpFlag.SIDE_EFFECTS | OpFlag.MEMORY,
            _qemu_ld_i32 if t is I32 else _qemu_ld, (t, I32),
@@ -702,6 +767,24 @@ class Op:
     @property
     def name(self) -> str:
         return self.opdef.name
+
+    @property
+    def writes_globals(self) -> bool:
+        """May this op change an IR global behind the IR's back (not as an output)?
+        A call asks its helper (NO_WRITE_GLOBALS); any other op its definition."""
+        d = self.opdef
+        if d.name == "call":
+            return self.args[-1].writes_globals
+        return d.writes_state
+
+    @property
+    def writes_state(self) -> bool:
+        """May this op write any of the CPU state, globals or not (what the TB flags are
+        computed from, say)?  A call unless its helper is pure; else its definition."""
+        d = self.opdef
+        if d.name == "call":
+            return not self.args[-1].pure
+        return d.writes_state
 
     def split(self) -> tuple[tuple, tuple, tuple]:
         """(outputs, inputs, consts)."""

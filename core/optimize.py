@@ -13,13 +13,16 @@ It must keep the semantics exactly, on IR from any frontend, for every backend:
   A ``brcond`` on constants becomes ``br`` or disappears.
 * Copy and constant propagation rewrite *inputs* only.  Knowledge is per extended basic
   block: it is dropped at every ``set_label`` (a join), and what it says about globals is
-  dropped after any op that may write the CPU state (calls, memory and env ops, plugin
-  ops: anything not pure), since the interpreter reads globals from ``env``.
+  dropped after any op that may write a global behind the IR's back
+  (:attr:`~core.ir.Op.writes_globals`: env stores, calls of helpers without
+  NO_WRITE_GLOBALS, impure plugin ops other than guest memory accesses), since the
+  interpreter reads globals from ``env``.
 * Dead code: a pure op none of whose outputs is read again is removed.  Globals count as
   read at TB exits, at every ``insn_start`` (a slice may end there and the next TB reads
   ``env``) and at every op that is not pure (it may read ``env`` or raise).  TB-local
-  temps die at the exits.  Liveness runs over the TB's blocks to a fixed point, so labels
-  and backward branches are handled, not guessed.
+  temps die at the exits.  Liveness runs over the TB's blocks to a fixed point
+  (:mod:`core.flow`, which arm-host and pyjit use too), so labels and backward branches
+  are handled, not guessed.
 * Ops after an unconditional exit or branch and before the next label never run; they
   are removed.
 * ``op t <- ...; mov g, t`` with ``t`` dead afterwards becomes ``op g <- ...``.
@@ -34,13 +37,12 @@ from typing import Callable
 
 from attrs import define
 
-from .ir import BASE_OPS, CallFlag, Label, Op, OpDef, OpTable, Temp, TempKind, TranslationBlock
+from . import flow
+from .ir import BASE_OPS, Label, Op, OpDef, OpTable, Temp, TempKind, TranslationBlock
 
 _BASE = {d.name: d for d in BASE_OPS}
-
-# ops that neither read nor write the CPU state although they are not pure
-_NO_STATE_WRITE = frozenset({"insn_start", "mb", "ld_i32", "ld_i64"})
-_CONTROL = frozenset({"br", "goto_tb", "exit_tb"})  # nothing falls through them
+#: "add" for the core op add_i32 (by identity: a plugin op may not be a core op)
+_BASE_NAME = {d: d.name.rsplit("_", 1)[0] for d in BASE_OPS}
 
 
 @define
@@ -55,53 +57,13 @@ class OptimizeStats:
     coalesced: int = 0  # "op t; mov g, t" pairs merged
 
 
-@define(frozen=True)
-class _OpInfo:
-    """The properties of an OpDef the passes ask about, computed once (flag tests on
-    IntFlag values are slow enough to dominate the optimiser otherwise)."""
-
-    pure: bool
-    branch: bool  # set_label, br, brcond: moves control inside the TB only
-    cond_branch: bool
-    ends_block: bool  # BB_END or BB_EXIT
-    exits: bool  # leaves the TB
-    base: str | None  # "add" for the core op add_i32; None for plugin ops
-
-
-_INFO: dict[OpDef, _OpInfo] = {}
-
-
-def _info(d: OpDef) -> _OpInfo:
-    info = _INFO.get(d)
-    if info is None:
-        f = d.flags
-        cond = bool(f & f.COND_BRANCH)
-        info = _INFO[d] = _OpInfo(
-            pure=d.pure, branch=cond or d.name in ("set_label", "br"), cond_branch=cond,
-            ends_block=bool(f & (f.BB_END | f.BB_EXIT)),
-            exits=d.name in ("goto_tb", "exit_tb"),  # as the interpreter: by name
-            base=d.name.rsplit("_", 1)[0] if _BASE.get(d.name) is d else None)
-    return info
-
-
 def _base_name(opdef: OpDef) -> str | None:
     """``"add"`` for the core op ``add_i32``; None for plugin ops."""
-    return _info(opdef).base
+    return _BASE_NAME.get(opdef)
 
 
 def _const(t: Temp, value: int) -> Temp:
     return Temp(TempKind.CONST, t.type, 0, "", value)
-
-
-def _may_write_state(op: Op) -> bool:
-    """May this op change ``env`` (and so any global) behind the IR's back?"""
-    d = op.opdef
-    info = _info(d)
-    if info.pure or info.branch or info.exits or d.name in _NO_STATE_WRITE:
-        return False
-    if d.name == "call":
-        return not (op.args[-1].flags & CallFlag.NO_WRITE_GLOBALS)
-    return True
 
 
 class _Knowledge:
@@ -167,7 +129,7 @@ class _Rewriter:
         out: list[Op] = []
         reachable = True
         for op in ops:
-            if op.name == "set_label":
+            if op.opdef.sets_label:
                 reachable = True
                 self.k.reset()
                 out.append(op)
@@ -178,7 +140,7 @@ class _Rewriter:
             for new in self.rewrite(op):
                 out.append(new)
                 self.learn(new)
-                if new.name in _CONTROL:
+                if not new.opdef.falls_through:
                     reachable = False
         return out
 
@@ -193,9 +155,9 @@ class _Rewriter:
             op = Op(op.opdef, outs + new_ins + consts)
             ins = new_ins
         d = op.opdef
-        if _info(d).cond_branch:
+        if d.cond_branch:
             return self.branch(op, ins, consts)
-        if not _info(d).pure or d.impl is None or not outs:
+        if not d.foldable or not outs:
             return [op]
         if all(t.kind is TempKind.CONST for t in ins):
             folded = self.fold(op, outs, ins, consts)
@@ -296,7 +258,7 @@ class _Rewriter:
         outs, ins, consts = op.split()
         for t in outs:
             self.k.forget(t)
-        if _may_write_state(op):
+        if op.writes_globals:
             self.k.forget_globals()
         base = _base_name(op.opdef)
         if base == "movi":
@@ -313,65 +275,24 @@ class _Rewriter:
 # ------------------------------------------------------------------------------ liveness
 
 
-def _blocks(ops: list[Op]) -> tuple[list[tuple[int, int]], list[list[int]]]:
-    """Basic blocks as (start, end) op ranges and each block's successors."""
-    starts = {0}
-    for i, op in enumerate(ops):
-        if op.name == "set_label":
-            starts.add(i)
-        elif _info(op.opdef).ends_block:
-            starts.add(i + 1)
-    bounds = sorted(s for s in starts if s < len(ops))
-    ranges = [(s, e) for s, e in zip(bounds, bounds[1:] + [len(ops)])]
-    block_of_label: dict[int, int] = {}
-    for bi, (s, _e) in enumerate(ranges):
-        if ops[s].name == "set_label":
-            block_of_label[ops[s].args[0].id] = bi
-    succs: list[list[int]] = []
-    for bi, (s, e) in enumerate(ranges):
-        last = ops[e - 1]
-        nxt = [bi + 1] if bi + 1 < len(ranges) else []
-        info = _info(last.opdef)
-        if info.exits:
-            succs.append([])
-        elif last.name == "br":
-            succs.append(_label_target(last.args[0], block_of_label))
-        elif info.cond_branch:
-            succs.append(_label_target(last.args[-1], block_of_label) + nxt)
-        else:
-            succs.append(nxt)
-    return ranges, succs
-
-
-def _label_target(label, block_of_label: dict[int, int]) -> list[int]:
-    if isinstance(label, Label) and label.id in block_of_label:
-        return [block_of_label[label.id]]
-    return []
-
-
-def _uses_all_globals(op: Op) -> bool:
-    """Globals are observable here: TB exits, slice ends, anything that may read env."""
-    info = _info(op.opdef)
-    return not info.pure and not info.branch
-
-
 def _facts(ops: list[Op]) -> list[tuple]:
     """Per op: (outputs, temps read, droppable when its outputs are dead, reads globals)."""
     facts = []
     for op in ops:
         outs, ins, _consts = op.split()
-        info = _info(op.opdef)
+        d = op.opdef
         reads = tuple(t for t in ins if isinstance(t, Temp) and t.kind is not TempKind.CONST)
-        facts.append((outs, reads, bool(outs) and info.pure, not info.pure and not info.branch))
+        facts.append((outs, reads, bool(outs) and d.pure, d.observes_state))
     return facts
 
 
 def _liveness(ops: list[Op], facts: list[tuple], globals_: frozenset[Temp],
               watch: set[int]) -> tuple[set[int], dict[int, frozenset[Temp]]]:
     """Dead ops (pure, no output read later) and the temps live after each op in
-    ``watch``, by backward dataflow over the blocks to a fixed point."""
-    ranges, succs = _blocks(ops)
-    live_in: list[frozenset[Temp]] = [frozenset()] * len(ranges)
+    ``watch``, by backward dataflow over the blocks to a fixed point (:mod:`core.flow`)."""
+    graph = flow.op_graph(ops)
+    dead_in: dict[int, list[int]] = {}
+    after: dict[int, frozenset[Temp]] = {}
 
     def through(i: int, live: set[Temp]) -> bool:
         outs, reads, droppable, all_globals = facts[i]
@@ -383,33 +304,21 @@ def _liveness(ops: list[Op], facts: list[tuple], globals_: frozenset[Temp],
         live.update(reads)
         return True
 
-    changed = True
-    while changed:
-        changed = False
-        for bi in reversed(range(len(ranges))):
-            s, e = ranges[bi]
-            live: set[Temp] = set().union(*(live_in[x] for x in succs[bi]))
-            for i in range(e - 1, s - 1, -1):
-                through(i, live)
-            if live != live_in[bi]:
-                live_in[bi] = frozenset(live)
-                changed = True
-    dead: set[int] = set()
-    after: dict[int, frozenset[Temp]] = {}
-    for bi, (s, e) in enumerate(ranges):
-        live = set().union(*(live_in[x] for x in succs[bi]))
+    def transfer(bi: int, live_out: frozenset[Temp]) -> frozenset[Temp]:
+        s, e = graph.blocks[bi]
+        live = set(live_out)
+        dead: list[int] = []
         for i in range(e - 1, s - 1, -1):
             if i in watch:
                 after[i] = frozenset(live)
             if not through(i, live):
-                dead.add(i)
+                dead.append(i)
+        dead_in[bi] = dead  # the last visit of a block stands (see core.flow)
+        return frozenset(live)
+
+    graph.backward(transfer)
+    dead = {i for d in dead_in.values() for i in d}
     return dead, after
-
-
-def live_after_ops(ops: list[Op], globals_: frozenset[Temp]) -> list[frozenset[Temp]]:
-    """For each op, the temps whose values are read later (dead pure ops do not read)."""
-    _dead, after = _liveness(ops, _facts(ops), globals_, set(range(len(ops))))
-    return [after[i] for i in range(len(ops))]
 
 
 def _globals_of(facts: list[tuple]) -> frozenset[Temp]:
@@ -468,4 +377,4 @@ def make_optimizer(optable: OpTable | None = None) -> Callable[[TranslationBlock
     return optimize
 
 
-__all__ = ["OptimizeStats", "optimize_tb", "make_optimizer", "live_after_ops"]
+__all__ = ["OptimizeStats", "optimize_tb", "make_optimizer"]

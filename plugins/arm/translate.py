@@ -179,8 +179,8 @@ class ArmDisas:
         The flags are computed as always (a later TB may read them); the branch just
         compares the operands instead of rebuilding the condition from NF ZF CF VF,
         which is what a backend turns into one host compare.  It holds only if nothing
-        since wrote a flag, ``a`` or ``b``, no helper ran (it may write any of them),
-        and no label set since can be reached from before the subtraction (the
+        since wrote a flag, ``a`` or ``b`` (as an output, or behind the IR's back:
+        :attr:`~core.ir.Op.writes_globals`), and no label set since can be reached from before the subtraction (the
         subtraction itself was unconditional, so every path here went through it).
         """
         want = SUB_CONDS.get(cond)
@@ -190,8 +190,7 @@ class ArmDisas:
         watched = (a, c, self.NF, self.ZF, self.CF, self.VF)
         for op in self.b.tb.ops[start:]:
             d = op.opdef
-            if (d.name == "call" or d.bb_exit or (d.env_access and d.outputs == 0)
-                    or (d.name == "set_label" and op.args[0].id < labels)
+            if (op.writes_globals or (d.sets_label and op.args[0].id < labels)
                     or any(out is w for out in op.args[:d.outputs] for w in watched)):
                 self.last_sub = None  # it stays broken for the rest of the TB
                 return None

@@ -45,6 +45,7 @@ BODIES = {
     "flags rewritten after cmp": f"cmp r0, r1\nadds r3, r0, r0\n{SETS}",
     "conditional cmp": f"cmp r0, #1\ncmpne r0, r1\n{SETS}",
     "conditional insn and a load between": f"cmp r0, r1\naddeq r3, r3, #1\nldr r3, [sp]\n{SETS}",
+    "a helper writing no global between": f"cmp r0, r1\nqadd r3, r0, r1\n{SETS}",
 }
 
 # Loop over the (a, b) pairs at DATA, one word of r2 per pair at OUT; r4 data, r5 count,

@@ -6,12 +6,11 @@ The package, one job per module:
 
 * :mod:`.layout`   the host address space and the vCPU env block (env, TLB, control words)
 * :mod:`.a32`      A32 text: registers, conditions, immediates, the line buffer
-* :mod:`.liveness` which TB-local temps are live where (the dataflow over the TB's blocks)
+* :mod:`.liveness` which TB-local temps are live where (use/def sets for core.flow)
 * :mod:`.regalloc` the register allocator (globals loaded from env, synced back)
 * :mod:`.codegen`  the TB driver: control flow, calls, exits, budget checks, chaining
 * :mod:`.alu`      data-processing ops -> A32 (immediates, compares, bit fields, i64 moves)
 * :mod:`.ldst`     qemu_ld/qemu_st: inline TLB lookup, fast access, slow-path stubs
-* :mod:`.opinfo`   op-definition facts code generation asks for, computed once
 * :mod:`.abi`      where helper arguments go (AAPCS)
 * :mod:`.traps`    the Python functions generated code calls (helpers, reference
   semantics, softmmu slow paths)

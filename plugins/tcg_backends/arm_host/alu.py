@@ -16,7 +16,6 @@ from __future__ import annotations
 from core.ir import M32, Cond, Op, Temp, TempKind
 
 from .a32 import COND, INVERT, LR, R6, encodable, imm, rn
-from .opinfo import info
 from .regalloc import REG
 
 
@@ -29,7 +28,7 @@ class DataOps:
         """A pure single-width op whose inputs are all known constants: compute it now
         (QEMU's optimizer folds the same way); outputs become constants."""
         d = op.opdef
-        if not info(d).foldable:
+        if not d.foldable or d.any_i64:  # i64 values live in memory, never as constants
             return False
         outs, ins, consts = op.split()
         values = [self.ra.const_of(t) for t in ins]

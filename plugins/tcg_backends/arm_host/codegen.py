@@ -29,7 +29,6 @@ from core.ir import (
     I32,
     I64,
     M32,
-    CallFlag,
     Cond,
     Helper,
     Op,
@@ -45,7 +44,6 @@ from .a32 import LR, R0, R5, R6, R12, Asm, encodable, imm, rn
 from .abi import arg_locations
 from .layout import FRAME_SIZE, EnvLayout
 from .liveness import analyze
-from .opinfo import helper_is_pure, info
 from .regalloc import CALL_CLOBBERED, CONST, REG, Frame, RegAlloc
 from .traps import Trap, TrapTable
 
@@ -80,20 +78,12 @@ class HostCode:
         return self.text.replace(PREFIX, label)
 
 
-def _writes_cpu_state(op: Op) -> bool:
-    """True if ``op`` may write CPU state outside the IR globals' data flow (a helper that
-    is not pure, an env store, a plugin op with side effects): the TB flags, maybe."""
-    if op.opdef.name == "call":
-        return not helper_is_pure(op.args[-1].flags)
-    return info(op.opdef).writes_state
-
-
 def _has_backward_branch(tb: TranslationBlock) -> bool:
     seen: set[int] = set()
     for op in tb.ops:
         if op.name == "set_label":
             seen.add(op.args[0].id)
-        elif info(op.opdef).branch:
+        elif op.opdef.branch:
             if op.split()[2][-1].id in seen:
                 return True
     return False
@@ -116,7 +106,7 @@ def _branches_skip_insns(tb: TranslationBlock) -> bool:
     if len(starts) < 2:
         return False
     for i, op in enumerate(tb.ops):
-        if info(op.opdef).branch:
+        if op.opdef.branch:
             target = label_at.get(op.split()[2][-1].id, i)
             lo, hi = min(i, target), max(i, target)
             if any(lo < s < hi for s in starts):
@@ -147,7 +137,7 @@ class TBCodegen(DataOps):
         self.pc_slot = pc_slot
         # with loops, no path tracking: the whole TB decides
         self._always_written = _has_backward_branch(tb) and \
-            any(_writes_cpu_state(op) for op in tb.ops)
+            any(op.writes_state for op in tb.ops)
         self.state_written = self._always_written  # on the paths reaching the current op
         self._written_at_label: dict[int, bool] = {}
         self.stubs: list[Stub] = []
@@ -190,9 +180,9 @@ class TBCodegen(DataOps):
                 self.op_fallback(op)
             else:
                 lowering(op)
-            if _writes_cpu_state(op):
+            if op.writes_state:  # what the TB flags come from, maybe
                 self.state_written = True
-            if info(op.opdef).branch:
+            if op.opdef.branch:
                 label_id = _consts[-1].id
                 self._written_at_label[label_id] = \
                     self._written_at_label.get(label_id, False) or self.state_written
@@ -464,8 +454,9 @@ class TBCodegen(DataOps):
 
     # ------------------------------------------------------------------ calls
 
-    def emit_call(self, trap: Trap, ins, in_types, what: str, flags: CallFlag) -> None:
-        """Sync globals, free r0-r3, place the arguments (env in r0), and call ``trap``."""
+    def emit_call(self, trap: Trap, ins, in_types, what: str, writes_globals: bool) -> None:
+        """Sync globals, free r0-r3, place the arguments (env in r0), and call ``trap``;
+        globals are loaded again after it if it may have written them."""
         ra, a = self.ra, self.asm
         ra.sync_globals()
         ra.evict(CALL_CLOBBERED)
@@ -486,7 +477,7 @@ class TBCodegen(DataOps):
                 self.word_to(loc[1] + 1, t, 1)
         a.insn("mov r0, r6", "env")
         self.trap_call(trap)
-        if not flags & CallFlag.NO_WRITE_GLOBALS:
+        if writes_globals:
             ra.forget_globals()
 
     def _outputs_from_call(self, outs, out_types) -> None:
@@ -512,7 +503,8 @@ class TBCodegen(DataOps):
         outs, ins, consts = op.split()
         helper: Helper = consts[-1]
         trap = self.traps.helper(helper)
-        self.emit_call(trap, ins, helper.in_types, f"helper {helper.name}", helper.flags)
+        self.emit_call(trap, ins, helper.in_types, f"helper {helper.name}",
+                       helper.writes_globals)
         if outs:
             self._outputs_from_call(outs, (helper.out_type,))
 
@@ -530,9 +522,8 @@ class TBCodegen(DataOps):
             raise TcglabError(f"backend {self.backend_name}: IR op {d.name!r} has "
                               f"{len(outs)} outputs; at most 4 are supported")
         trap = self.traps.op(d, tuple(consts), in_types, out_types)
-        flags = CallFlag.NONE if not d.pure else CallFlag.NO_WRITE_GLOBALS
-        self.emit_call(trap, ins, in_types, f"op {d.name}", flags)
-        if info(d).cond_branch:
+        self.emit_call(trap, ins, in_types, f"op {d.name}", d.writes_state)
+        if d.cond_branch:
             self.asm.insn("cmp r0, #0", "taken?")
             self._bb_end()
             self.asm.insn(f"bne .L{PREFIX}_L{consts[-1].id}")

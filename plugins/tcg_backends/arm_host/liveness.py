@@ -1,20 +1,19 @@
 """Liveness of TB-local temps over the TB's control-flow graph (QEMU's liveness_pass_1).
 
 TB-local temps live across branches inside a TB, so which of them must be in memory
-at a basic-block end depends on the paths out of it.  This pass splits the ops into
-basic blocks (a ``set_label`` starts one; a branch or TB exit ends one), iterates the
-usual backward dataflow to a fixpoint (loops included), and records per op which inputs
-die there and which outputs are never read, and per block end which locals are live
-out.  Globals are not tracked: they live in env and are synced at every block end.
+at a basic-block end depends on the paths out of it.  The basic blocks and the backward
+dataflow to a fixed point (loops included) are :mod:`core.flow`'s; this module feeds it
+each block's use/def sets of locals and records per op which inputs die there and which
+outputs are never read, and per block end which locals are live out.  Globals are not
+tracked: they live in env and are synced at every block end.
 """
 
 from __future__ import annotations
 
 from attrs import define, field
 
+from core.flow import op_graph
 from core.ir import Temp, TempKind, TranslationBlock
-
-from .opinfo import info
 
 
 def _locals(temps) -> list[int]:
@@ -37,40 +36,12 @@ class Liveness:
 def analyze(tb: TranslationBlock) -> Liveness:
     ops = tb.ops
     n = len(ops)
-    # ---- basic blocks: [start, end) op ranges
-    starts = {0}
-    for i, op in enumerate(ops):
-        if op.name == "set_label":
-            starts.add(i)
-        elif info(op.opdef).ends_block and i + 1 < n:
-            starts.add(i + 1)
-    order = sorted(s for s in starts if s < n) if n else []
-    blocks = [(s, order[k + 1] if k + 1 < len(order) else n) for k, s in enumerate(order)]
-    block_of_label: dict[int, int] = {}
-    for b, (s, _e) in enumerate(blocks):
-        if ops[s].name == "set_label":
-            block_of_label[ops[s].args[0].id] = b
-
+    graph = op_graph(ops)
+    blocks = graph.blocks
     split = [op.split() for op in ops]
-    succs: list[list[int]] = []
-    for b, (s, e) in enumerate(blocks):
-        last = ops[e - 1]
-        last_info = info(last.opdef)
-        out: list[int] = []
-        if last.name == "br":
-            out.append(block_of_label[last.args[0].id])
-        elif last_info.exits:
-            pass
-        else:
-            if b + 1 < len(blocks):
-                out.append(b + 1)
-            if last_info.cond_branch:
-                out.append(block_of_label[split[e - 1][2][-1].id])
-        succs.append(out)
-
-    # ---- use/def per block, then the fixpoint
-    use: list[set[int]] = []
-    defs: list[set[int]] = []
+    # ---- use/def per block, then the fixed point (core.flow)
+    use: list[frozenset[int]] = []
+    defs: list[frozenset[int]] = []
     for s, e in blocks:
         u: set[int] = set()
         d: set[int] = set()
@@ -80,31 +51,20 @@ def analyze(tb: TranslationBlock) -> Liveness:
                 if x not in d:
                     u.add(x)
             d.update(_locals(outs))
-        use.append(u)
-        defs.append(d)
-    live_in = [set(u) for u in use]
-    live_out = [set() for _ in blocks]
-    changed = True
-    while changed:
-        changed = False
-        for b in range(len(blocks) - 1, -1, -1):
-            out = set()
-            for sb in succs[b]:
-                out |= live_in[sb]
-            if out != live_out[b]:
-                live_out[b] = out
-            new_in = use[b] | (out - defs[b])
-            if new_in != live_in[b]:
-                live_in[b] = new_in
-                changed = True
+        use.append(frozenset(u))
+        defs.append(frozenset(d))
+    live_in = graph.backward(lambda b, out: use[b] | (out - defs[b]))
 
     # ---- per op
     result = Liveness(dead_in=[frozenset()] * n, dead_out=[frozenset()] * n)
     for b, (s, e) in enumerate(blocks):
-        live = set(live_out[b])
-        result.live_out[e - 1] = frozenset(live_out[b])
-        if ops[s].name == "set_label":
-            result.live_in_label[ops[s].args[0].id] = frozenset(live_in[b])
+        out: frozenset[int] = frozenset()
+        for sb in graph.succs[b]:
+            out |= live_in[sb]
+        live = set(out)
+        result.live_out[e - 1] = out
+        if ops[s].opdef.sets_label:
+            result.live_in_label[ops[s].args[0].id] = live_in[b]
         for i in range(e - 1, s - 1, -1):
             outs, ins, _c = split[i]
             o = _locals(outs)
@@ -113,5 +73,5 @@ def analyze(tb: TranslationBlock) -> Liveness:
             live.difference_update(o)
             live.update(_locals(ins))
     if blocks:
-        result.entry_live = frozenset(live_in[0])
+        result.entry_live = live_in[0]
     return result

@@ -26,11 +26,10 @@ from typing import Any, Callable
 
 from attrs import define
 
-from core.ir import M32, M64, Helper, OpDef, OpFlag, TempType
+from core.ir import M32, M64, Helper, OpDef, TempType
 
 from .abi import arg_locations
 from .layout import TRAP_BASE, TRAP_DISPATCH, TRAP_ENTRY_SIZE
-from .opinfo import helper_is_pure, info
 
 
 @define(eq=False)
@@ -78,7 +77,7 @@ class TrapTable:
     def op(self, opdef: OpDef, consts: tuple, in_types, out_types) -> Trap:
         """The reference semantics of ``opdef`` with these constants (a label, for a
         conditional branch, is not part of the key: the semantics only decide)."""
-        key_consts = consts[:-1] if info(opdef).cond_branch else consts
+        key_consts = consts[:-1] if opdef.cond_branch else consts
         suffix = "" if not key_consts else "_" + "_".join(
             str(int(c)) if isinstance(c, int) else re.sub(r"\W", "", str(c)) for c in key_consts)
         return self._add(("op", opdef.name, key_consts), f"op_{opdef.name}{suffix}",
@@ -99,7 +98,7 @@ class HelperTrap:
     def __init__(self, helper: Helper):
         self.helper = helper
         self.locs = arg_locations(helper.in_types, f"helper {helper.name}")
-        self.sync = not helper_is_pure(helper.flags)
+        self.sync = not helper.pure
         self.out = helper.out_type
 
     def __call__(self, rt, cpu) -> None:
@@ -126,9 +125,8 @@ class OpTrap:
         self.locs = arg_locations(in_types, f"op {opdef.name}")
         # the CPU state is synced for ops that may read or write it; ops on guest memory
         # (ldlink/stcond) see only memory and the vCPU, and a fault syncs it anyway
-        flags = opdef.flags
-        self.sync = bool(flags & OpFlag.ENV) or not (opdef.pure or flags & OpFlag.MEMORY)
-        self.branch = info(opdef).cond_branch
+        self.sync = opdef.touches_state
+        self.branch = opdef.cond_branch
 
     def __call__(self, rt, cpu) -> None:
         args = rt.read_args(cpu, self.locs)

@@ -12,7 +12,8 @@ Modules, one job each:
 * :mod:`.steps`     what each IR op becomes (native lowering, inline TLB, or a call of its
                     reference semantics), and the generated names;
 * :mod:`.lower`     the core ops' semantics as Python expressions;
-* :mod:`.analysis`  blocks, dirty globals and liveness over a compilation unit;
+* :mod:`.analysis`  what each step does to dirty globals and liveness over a compilation
+                    unit (the blocks and fixed points are core.flow's);
 * :mod:`.fuse`      single-use temps joined into the expression that reads them;
 * :mod:`.sink`      values only exits read computed on exit paths only;
 * :mod:`.codegen`   the source of the generated function;

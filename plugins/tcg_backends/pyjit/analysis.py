@@ -11,8 +11,9 @@ ops whose results nobody reads (flag computations overwritten before any use), a
 decides which globals to load at entry and to reload after a call that may have written
 ``env``.
 
-Both run to a fixed point over the unit's basic blocks, so internal branches, joins and
-back edges are handled exactly.  Counting guest instructions is static where every path
+Both run to a fixed point over the unit's basic blocks (:mod:`core.flow` splits the
+steps into blocks and solves; this module says what each step does), so internal
+branches, joins and back edges are handled exactly.  Counting guest instructions is static where every path
 through a TB reaches an op with the same number of ``insn_start`` s, which lets the
 common case run without a counter.
 """
@@ -23,6 +24,7 @@ from typing import Any
 
 from attrs import define, field
 
+from core import flow as cflow
 from core.errors import TcglabError
 
 from .steps import Kind, Step
@@ -58,57 +60,45 @@ class Member:
     entry: int  # unit index of its first block
 
 
+def _label_of(st: Step) -> int | None:
+    return st.label if st.kind is Kind.LABEL else None
+
+
+def _jump_of(st: Step) -> tuple[int | None, bool] | None:
+    k = st.kind
+    if k is Kind.BR:
+        return st.label, False
+    if k is Kind.BRCOND:
+        return st.label, True
+    if k is Kind.GOTO or k is Kind.EXIT:
+        return None, False  # no successor inside the TB (transitions are the unit's)
+    return None
+
+
+def _unknown_label(label: int) -> None:
+    raise TcglabError(f"pyjit: branch to label {label} which is never set")
+
+
 def member(tb: Any, steps: list[Step], m: int, first_block: int) -> Member:
-    """Split one TB's steps into blocks numbered from ``first_block``."""
+    """Split one TB's steps into blocks numbered from ``first_block`` (core.flow)."""
+    g = cflow.graph(len(steps), lambda i: _label_of(steps[i]), lambda i: _jump_of(steps[i]),
+                   _unknown_label)
+    ranges = g.blocks or [(0, 0)]  # an empty TB is one empty block
     blocks: list[Block] = []
-    cur: list[Step] = []
-    for st in steps:
-        if st.kind is Kind.LABEL and cur:
-            blocks.append(Block(first_block + len(blocks), m, cur))
-            cur = []
-        cur.append(st)
-        if st.kind in _CONTROL:
-            blocks.append(Block(first_block + len(blocks), m, cur))
-            cur = []
-    if cur or not blocks:
-        blocks.append(Block(first_block + len(blocks), m, cur))
-    at_label = {}
-    for b in blocks:
+    last = first_block + len(ranges) - 1
+    for k, (s, e) in enumerate(ranges):
+        b = Block(first_block + k, m, steps[s:e])
+        b.succs = [first_block + x for x in g.succs[k]] if g.blocks else []
         if b.steps and b.steps[0].kind is Kind.LABEL:
             b.label = b.steps[0].label
-            at_label[b.label] = b.index
-    last = first_block + len(blocks) - 1
-    for b in blocks:
-        nxt = [b.index + 1] if b.index < last else []
         t = b.term
-        if t is None:
-            b.succs = nxt
-            b.falls_off = not nxt
-        elif t.kind is Kind.BR:
-            b.succs = [_target(at_label, t)]
-        elif t.kind is Kind.BRCOND:
-            b.succs = [_target(at_label, t)] + nxt
-            b.falls_off = not nxt
-        # GOTO / EXIT: none inside the TB (transitions are the unit's)
-    seen: set[int] = set()
-    stack = [first_block]
+        b.falls_off = b.index == last and (t is None or t.kind is Kind.BRCOND)
+        blocks.append(b)
     by_index = {b.index: b for b in blocks}
-    while stack:
-        bi = stack.pop()
-        if bi in seen:
-            continue
-        seen.add(bi)
-        stack.extend(by_index[bi].succs)
-    order = sorted(seen)
+    order = sorted(cflow.reachable({bi: b.succs for bi, b in by_index.items()}, [first_block]))
     bounded = all(s > bi for bi in order for s in by_index[bi].succs)
     max_insns = sum(1 for bi in order for st in by_index[bi].steps if st.kind is Kind.INSN)
     return Member(tb, steps, blocks, order, bounded, max_insns, first_block)
-
-
-def _target(at_label: dict[int, int], step: Step) -> int:
-    if step.label not in at_label:
-        raise TcglabError(f"pyjit: branch to label {step.label} which is never set")
-    return at_label[step.label]
 
 
 @define
@@ -154,18 +144,8 @@ def flow(unit: Unit, variant: Variant) -> Flow:
             succs[b.index].append(entry_of[variant.edges[t.uid]])
         elif t is not None and t.kind is Kind.EXIT and variant.lookup_var:
             succs[b.index].extend(entry_of)  # found in the TB cache: any member may follow
-    reach: set[int] = set()
-    stack = [entry_of[0]]
-    while stack:
-        bi = stack.pop()
-        if bi not in reach:
-            reach.add(bi)
-            stack.extend(succs[bi])
-    order = sorted(reach)
-    preds: dict[int, list[int]] = {bi: [] for bi in order}
-    for bi in order:
-        for s in succs[bi]:
-            preds[s].append(bi)
+    order = sorted(cflow.reachable(succs, [entry_of[0]]))
+    preds = cflow.predecessors(order, succs)
     dirty = _dirty(blocks, order, preds, succs, variant)
     # every exit leaves through one shared exit (the source stays small), which writes
     # back the union of the exits' dirty sets: those must be valid at every exit
@@ -193,7 +173,8 @@ def flow(unit: Unit, variant: Variant) -> Flow:
 
 def _dirty(blocks: list[Block], order: list[int], preds: dict[int, list[int]],
            succs: dict[int, list[int]], variant: Variant) -> dict[int, frozenset[str]]:
-    """Forward, to a fixed point: a worklist revisits only the blocks after a change."""
+    """Forward, to a fixed point (core.flow): the globals env has not seen before each
+    step.  A transition that writes the globals back hands nothing on."""
     # per block: (uid, writes back, globals defined) of each step, computed once
     info = {bi: [(st.uid, st.writeback, frozenset(x for x in st.defs if x[0] == "g"))
                  for st in blocks[bi].steps] for bi in order}
@@ -201,52 +182,36 @@ def _dirty(blocks: list[Block], order: list[int], preds: dict[int, list[int]],
              if variant.transition_writeback and blocks[bi].term is not None
              and blocks[bi].term.uid in variant.edges}
     empty: frozenset[str] = frozenset()
-    out: dict[int, frozenset[str]] = {bi: empty for bi in order}
     before: dict[int, frozenset[str]] = {}
-    work = list(reversed(order))  # popped from the end: program order first
-    queued = set(order)
-    while work:
-        bi = work.pop()
-        queued.discard(bi)
-        d = empty
-        for p in preds[bi]:
-            if p not in wiped:
-                d |= out[p]
+
+    def transfer(bi: int, d: frozenset[str]) -> frozenset[str]:
         for uid, writeback, g in info[bi]:
             before[uid] = d
             if writeback:
                 d = empty
             if g:
                 d = d | g
-        if d != out[bi]:
-            out[bi] = d
-            _requeue(work, queued, succs[bi])
+        return empty if bi in wiped else d
+
+    cflow.forward(order, preds, succs, transfer)
     return before
 
 
 def _liveness(blocks: list[Block], order: list[int], preds: dict[int, list[int]],
               succs: dict[int, list[int]], exit_dirty: frozenset[str], dirty: dict[int, frozenset[str]],
               variant: Variant):
-    """Backward, to a fixed point, dropping pure steps whose results nobody reads (so a
-    value read only by a dead step is dead too); a worklist revisits only the blocks
-    before a change, and each block's last visit (with its successors' final sets) is
-    the one whose results stand."""
+    """Backward, to a fixed point (core.flow), dropping pure steps whose results nobody
+    reads (so a value read only by a dead step is dead too); each block's last visit
+    (with its successors' final sets) is the one whose results stand."""
     all_globals = frozenset(x for bi in order for st in blocks[bi].steps
                             for x in st.defs + st.uses if x[0] == "g")
     info = {bi: [_step_info(st) for st in reversed(blocks[bi].steps)] for bi in order}
     lookup = frozenset({variant.lookup_var}) if variant.lookup_var else frozenset()
     checked = variant.checked
-    live_in: dict[int, frozenset[str]] = {bi: frozenset() for bi in order}
     live_after: dict[int, frozenset[str]] = {}
     dead_in: dict[int, list[int]] = {}
-    work = list(order)  # popped from the end: the last block first
-    queued = set(order)
-    while work:
-        bi = work.pop()
-        queued.discard(bi)
-        live: frozenset[str] = frozenset()
-        for s in succs[bi]:
-            live |= live_in[s]
+
+    def transfer(bi: int, live: frozenset[str]) -> frozenset[str]:
         dead: list[int] = []
         for uid, k, defs, uses, pure in info[bi]:
             live_after[uid] = live
@@ -272,18 +237,10 @@ def _liveness(blocks: list[Block], order: list[int], preds: dict[int, list[int]]
                 live = (live - defs) | uses | dirty[uid]
             # _SKIP: labels, branches, nops
         dead_in[bi] = dead
-        if live != live_in[bi]:
-            live_in[bi] = live
-            _requeue(work, queued, preds[bi])
+        return live
+
+    live_in = cflow.backward(order, succs, preds, transfer)
     return live_after, {uid for d in dead_in.values() for uid in d}, live_in
-
-
-def _requeue(work: list[int], queued: set[int], blocks: list[int]) -> None:
-    """Visit ``blocks`` again (those not waiting already)."""
-    for b in blocks:
-        if b not in queued:
-            queued.add(b)
-            work.append(b)
 
 
 # what a step does to liveness (see _step_info)
@@ -321,7 +278,7 @@ def flag_writes_before(m: Member, slots: frozenset[int]) -> set[int]:
 
     by_index = {b.index: b for b in m.blocks}
     found: set[int] = set()
-    stack: list[int] = []
+    after_write: list[int] = []  # blocks a write may precede
     for b in m.blocks:
         seen = False
         for st in b.steps:
@@ -330,14 +287,8 @@ def flag_writes_before(m: Member, slots: frozenset[int]) -> set[int]:
             elif seen and st.kind in (Kind.GOTO, Kind.EXIT):
                 found.add(st.uid)
         if seen:
-            stack.extend(b.succs)
-    after: set[int] = set()
-    while stack:
-        bi = stack.pop()
-        if bi not in after:
-            after.add(bi)
-            stack.extend(by_index[bi].succs)
-    for bi in after:
+            after_write.extend(b.succs)
+    for bi in cflow.reachable({bi: b.succs for bi, b in by_index.items()}, after_write):
         found.update(st.uid for st in by_index[bi].steps if st.kind in (Kind.GOTO, Kind.EXIT))
     return found
 

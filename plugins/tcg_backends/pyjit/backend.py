@@ -118,7 +118,7 @@ class PyJitBackend(Backend):
             if d.impl is None:
                 raise TcglabError(f"{self.name}: op {d.name!r} has no native lowering and no "
                                   "reference semantics (impl) to call")
-            if d.name == "br" or d.cond_branch:
+            if d.branch:
                 label = op.args[-1]
                 if isinstance(label, Label) and label_at.get(label.id, -1) <= i:
                     bounded = False

@@ -22,7 +22,7 @@ from typing import Any
 from attrs import define, field
 
 from core.errors import TcglabError
-from core.ir import BASE_OPS, CallFlag, Cond, Helper, Label, Op, OpDef, Temp, TempKind
+from core.ir import BASE_OPS, Cond, Helper, Label, Op, OpDef, Temp, TempKind
 from core.softmmu import MEMOP_INFO
 
 from . import lower
@@ -314,9 +314,8 @@ class StepBuilder:
             if not isinstance(helper, Helper):
                 raise TcglabError(f"{self.backend_name}: call op without a helper")
             fn = self.ns.name_for(helper.func, "_f")
-            clobbers = not (helper.flags & CallFlag.NO_WRITE_GLOBALS)
             return Step(i, Kind.CALL, defs=defs, ins=atoms, func=fn, args=("cpu",) + atoms,
-                        pure=False, writeback=True, clobbers=clobbers)
+                        pure=False, writeback=True, clobbers=helper.writes_globals)
         if d.impl is None:
             raise TcglabError(f"{self.backend_name}: op {d.name!r} has no native lowering "
                               "and no reference semantics (impl) to call")
@@ -325,4 +324,4 @@ class StepBuilder:
         if d.pure:
             return Step(i, Kind.CALL, defs=defs, ins=atoms, func=fn, args=args)
         return Step(i, Kind.CALL, defs=defs, ins=atoms, func=fn, args=args, pure=False,
-                    writeback=True, clobbers=True)
+                    writeback=True, clobbers=d.writes_state)
