@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from tests.arm._harness import CODE, assemble, make_machine
+from tests.support.a32 import CODE, assemble, make_machine
 
 
 def first_brcond(body: str) -> str:
