@@ -14,7 +14,7 @@ refills the entry or performs the special access:
 
 Unaligned accesses that need alignment fault; accesses that cross a page are split
 into bytes on the slow path.  An access to unmapped memory raises a
-:class:`~core.cpu.GuestFault` (a data abort), which becomes a one-line error unless the
+:class:`~core.cpu.GuestFault` (``EXCP.DATA_FAULT``), a one-line error unless the
 frontend handles it.
 
 No slow path writes an env slot of the vCPU (as QEMU's memory helpers write no TCG
@@ -226,7 +226,7 @@ class SystemMemory:
         while n > 0:
             block = self.ram_list.find(addr)
             if block is None:
-                raise GuestFault(EXCP.DATA_ABORT, addr=addr, size=n, access="load")
+                raise GuestFault(EXCP.DATA_FAULT, addr=addr, size=n, access="load")
             off = addr - block.base
             chunk = min(n, block.size - off)
             out += block.data[off:off + chunk]
@@ -239,7 +239,7 @@ class SystemMemory:
         while pos < len(data):
             block = self.ram_list.find(addr + pos)
             if block is None:
-                raise GuestFault(EXCP.DATA_ABORT, addr=addr + pos, size=len(data) - pos,
+                raise GuestFault(EXCP.DATA_FAULT, addr=addr + pos, size=len(data) - pos,
                                  access="store")
             off = addr + pos - block.base
             chunk = min(len(data) - pos, block.size - off)
@@ -308,7 +308,7 @@ class SoftMMU:
     def _check_align(self, addr: int, memop: int, access: str) -> None:
         amask = memop_align_mask(memop)
         if addr & amask:
-            raise GuestFault(EXCP.DATA_ABORT, addr=addr, size=1 << (memop & 3), access=access,
+            raise GuestFault(EXCP.DATA_FAULT, addr=addr, size=1 << (memop & 3), access=access,
                              reason="unaligned")
 
     def load_slow(self, addr: int, memop: int) -> int:
@@ -405,7 +405,7 @@ class SoftMMU:
             if self.on_change is not None:
                 self.on_change(idx)
             return
-        excp = EXCP.PREFETCH_ABORT if access == "fetch" else EXCP.DATA_ABORT
+        excp = EXCP.FETCH_FAULT if access == "fetch" else EXCP.DATA_FAULT
         raise GuestFault(excp, addr=addr, size=size, access=access)
 
     def _drop_pages(self, idx: int) -> None:
@@ -426,7 +426,7 @@ class SoftMMU:
             if self.addr_code[idx] != a & PAGE_MASK:
                 self.tlb_fill(a, "fetch", size)
                 if self.addr_code[idx] != a & PAGE_MASK:  # MMIO: no execution from devices
-                    raise GuestFault(EXCP.PREFETCH_ABORT, addr=addr, size=size, access="fetch",
+                    raise GuestFault(EXCP.FETCH_FAULT, addr=addr, size=size, access="fetch",
                                      reason="device memory")
             value |= self.host[idx][a + self.addend[idx]] << (8 * i)
         return value

@@ -6,7 +6,7 @@ imm16 == 0xf000, outside User mode), BKPT; MRS/MSR on the CPSR and the current m
 of :data:`CP15`.  ARM ARM A5.2.12, B9.3; QEMU trans_MRS_reg, trans_MSR_imm, gen_set_psr,
 trans_CPS, do_coproc_insn.
 
-Exceptions the platform handles (SEMIHOST, HVC) and SWI leave with the pc at the
+Exceptions the platform handles (SEMIHOST, HVC) and SVC leave with the pc at the
 *next* instruction, so a handler that returns resumes after the call.
 """
 
@@ -18,6 +18,7 @@ from core.ir import M32, Temp
 
 from . import cpu as arm
 from . import helpers as h
+from .cpu import ArmExcp
 from .translate import MB_ALL, ArmDisas, expand_imm
 
 SEMIHOST_SVC_A32 = 0x123456
@@ -31,9 +32,9 @@ def trans_svc(s: ArmDisas, insn: int) -> None:
     default ``-semihosting`` serves privileged code only)."""
     imm = insn & 0xFF_FFFF
     if imm == SEMIHOST_SVC_A32 and not s.user:
-        s.raise_exception(EXCP.SEMIHOST, imm)
+        s.raise_exception(ArmExcp.SEMIHOST, imm)
     else:
-        s.raise_exception(EXCP.SWI, imm)
+        s.raise_exception(ArmExcp.SVC, imm)
 
 
 def _imm16(insn: int) -> int:
@@ -45,7 +46,7 @@ def trans_hvc(s: ArmDisas, insn: int) -> None:
     it is honoured, as in QEMU)."""
     if s.user:
         return s.undef()
-    s.raise_exception(EXCP.HVC, _imm16(insn))
+    s.raise_exception(ArmExcp.HVC, _imm16(insn))
 
 
 def trans_hlt(s: ArmDisas, insn: int) -> None:
@@ -53,7 +54,7 @@ def trans_hlt(s: ArmDisas, insn: int) -> None:
     imm = _imm16(insn)
     if imm != SEMIHOST_HLT_A32 or s.user:
         return s.undef()
-    s.raise_exception(EXCP.SEMIHOST, imm)
+    s.raise_exception(ArmExcp.SEMIHOST, imm)
 
 
 def trans_bkpt(s: ArmDisas, insn: int) -> None:

@@ -18,10 +18,11 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from core.cpu import EXCP, CpuLoopExit, CPURunState, GuestException
+from core.cpu import CpuLoopExit, CPURunState, GuestException
 from core.errors import GuestError
 from core.exec import cpu_exec
 from plugins.arm import cpu as arm
+from plugins.arm.cpu import ArmExcp
 from plugins.arm import translate_dp, translate_media, translate_sys
 from plugins.arm.decode import A32, A32_UNCOND, decode
 from plugins.arm.frontend import ArmFrontend
@@ -327,7 +328,7 @@ def test_hvc_with_a_nonzero_immediate_is_not_psci():
     b = Board()
     b.regs.r[0][0] = 0x8400_0000  # PSCI_VERSION
     with pytest.raises(GuestError) as err:
-        b.p.handle_exception(b.cpu, CpuLoopExit(EXCP.HVC, info=0x12))
+        b.p.handle_exception(b.cpu, CpuLoopExit(ArmExcp.HVC, info=0x12))
     assert one_line(err.value) == "vCPU 0: hvc #0x12 is not a PSCI call, pc=0x40000100"
     assert b.reg(0) == 0x8400_0000 and b.p.counters["psci_calls"] == 0
 
@@ -351,7 +352,7 @@ def test_cpu_on_clears_the_target_reservation_once(monkeypatch):
     for n, value in enumerate((PSCI_CPU_ON, 1, CODE, 0)):
         fe.set_reg(cpu0, n, value)
     assert isinstance(m.platform, VirtPlatform)
-    assert m.platform.handle_exception(cpu0, CpuLoopExit(EXCP.HVC, info=0))
+    assert m.platform.handle_exception(cpu0, CpuLoopExit(ArmExcp.HVC, info=0))
     assert fe.get_reg(cpu0, 0) == 0
     assert cleared == [1]
 
