@@ -132,14 +132,16 @@ class MMIORegion:
 class RamList:
     """All RAM blocks (QEMU's ``ram_list``) and the per-page bitmaps kept beside them.
 
-    ``excl_bitmap`` is the seed's addition (patch 1/5, "Add new exclusive bitmap to
-    ram_list"): one cell per RAM page, allocated by the policy that uses it.
+    ``dirty_memory`` holds one bitmap per client that tracks RAM pages, by the client's
+    name (QEMU's ``ram_list.dirty_memory[DIRTY_MEMORY_*]``): a memory policy that needs
+    one allocates it with :meth:`dirty_bitmap`, as the LL/SC series added its exclusive
+    bitmap there (Rigo 2015, patch 1/5, "Add new exclusive bitmap to ram_list").
     """
 
     def __init__(self) -> None:
         self.blocks: list[RAMBlock] = []
         self.total = 0
-        self.excl_bitmap: bytearray | list[int] | None = None
+        self.dirty_memory: dict[str, bytearray | list[int]] = {}
         self.code_pages: set[int] = set()  # guest page addresses holding translated code
 
     def add(self, name: str, base: int, size: int) -> RAMBlock:
@@ -166,17 +168,19 @@ class RamList:
             return None
         return (block.offset + addr - block.base) >> PAGE_BITS
 
-    def alloc_excl_bitmap(self, cell_bits: int = 8) -> bytearray | list[int]:
-        """One cell of ``cell_bits`` bits per RAM page, all set: all memory starts dirty.
+    def dirty_bitmap(self, client: str, cell_bits: int = 8) -> bytearray | list[int]:
+        """``client``'s bitmap: one cell of ``cell_bits`` bits per RAM page (index
+        :meth:`ram_page`), made on first use with every bit set (all memory dirty).
 
-        8-bit cells are a bytearray, as in the series; wider cells (more than 8 vCPUs
-        with a bit each) a list of ints.
+        8-bit cells are a bytearray; wider cells (a client with more than 8 bits per
+        page, e.g. one per vCPU) a list of ints.  The RAM must be mapped first.
         """
-        if self.excl_bitmap is None:
+        bitmap = self.dirty_memory.get(client)
+        if bitmap is None:
             fill = (1 << cell_bits) - 1
-            self.excl_bitmap = (bytearray([fill]) * self.n_pages if cell_bits <= 8
-                                else [fill] * self.n_pages)
-        return self.excl_bitmap
+            bitmap = self.dirty_memory[client] = (
+                bytearray([fill]) * self.n_pages if cell_bits <= 8 else [fill] * self.n_pages)
+        return bitmap
 
 
 class SystemMemory:

@@ -787,17 +787,18 @@ def test_ram_page_indexes_blocks_end_to_end():
     assert rl.ram_page(0x13000) is None
 
 
-def test_alloc_excl_bitmap_cells():
+def test_dirty_bitmap_cells():
     rl = RamList()
     rl.add("a", 0, 4 * PAGE_SIZE)
-    bm = rl.alloc_excl_bitmap()
+    bm = rl.dirty_bitmap("client")
     assert isinstance(bm, bytearray)
     assert bm == bytearray([0xFF] * 4)
-    assert rl.alloc_excl_bitmap() is bm  # allocated once
-    assert rl.excl_bitmap is bm
+    assert rl.dirty_bitmap("client") is bm  # allocated once per client
+    assert rl.dirty_memory == {"client": bm}
+    assert rl.dirty_bitmap("other") is not bm
     wide = RamList()
     wide.add("a", 0, 3 * PAGE_SIZE)
-    cells = wide.alloc_excl_bitmap(16)
+    cells = wide.dirty_bitmap("client", 16)
     assert isinstance(cells, list)
     assert cells == [0xFFFF] * 3
 
