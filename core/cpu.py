@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from attrs import define, field
 
+from .counters import Counters, counter
 from .ir import I32, CallFlag, Helper, Temp, TempKind, TempType
 
 if TYPE_CHECKING:
@@ -152,22 +153,19 @@ class StateLayout:
 
 
 @define
-class CPUStats:
+class CPUStats(Counters):
     """Per-vCPU counters of the machine itself (policies keep their own)."""
 
-    insns: int = 0
-    tbs_executed: int = 0
-    tbs_translated: int = 0
-    tb_chain_hits: int = 0
-    tlb_fills: int = 0
-    tlb_flushes: int = 0
-    slow_loads: int = 0
-    slow_stores: int = 0
-    smc_invalidations: int = 0
-    exceptions: int = 0
-
-    def as_dict(self) -> dict[str, int]:
-        return {a.name: getattr(self, a.name) for a in self.__attrs_attrs__}
+    insns: int = counter("guest instructions executed")
+    tbs_executed: int = counter("TBs entered (chained or looked up)")
+    tbs_translated: int = counter("TBs translated")
+    tb_chain_hits: int = counter("TBs entered through a chained goto_tb slot")
+    tlb_fills: int = counter("soft-TLB refills")
+    tlb_flushes: int = counter("flushes of this vCPU's soft TLB (whole or one page)")
+    slow_loads: int = counter("loads that took the slow path")
+    slow_stores: int = counter("stores that took the slow path")
+    smc_invalidations: int = counter("TBs invalidated by a store to their code")
+    exceptions: int = counter("exceptions that left a TB")
 
 
 class CPUState:

@@ -40,6 +40,8 @@ from core.hookspecs import hookimpl
 from core.memory_policy import MemoryPolicy
 from core.softmmu import PAGE_MASK, TLB_EXCL, tlb_flush, tlb_flush_page
 
+from ._reservations import StoreTrapStats
+
 NO_RESERVATION = -1
 #: this policy's client name for its bitmap in ``ram_list.dirty_memory`` (the series'
 #: DIRTY_MEMORY_EXCLUSIVE)
@@ -63,6 +65,7 @@ class ExclusiveBitmapPolicy(MemoryPolicy):
 
     name = "exclusive-bitmap"
     Options = ExclusiveBitmapOptions
+    Stats = StoreTrapStats
 
     def __init__(self, machine, options=None):
         super().__init__(machine, options)
