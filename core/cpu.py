@@ -95,8 +95,8 @@ class GuestException(Exception):
     excp: ExceptionKind  # a subclass may fix it (core.exec's ExitAtomic)
     restore = False  # True: the backend rewinds the guest pc to the faulting instruction
 
-    def __init__(self, excp: ExceptionKind | None = None, *, pc: int | None = None, message: str = "",
-                 info: Any = None):
+    def __init__(self, excp: ExceptionKind | None = None, *, pc: int | None = None,
+                 message: str = "", info: Any = None):
         super().__init__(message or (excp.name if excp is not None else type(self).__name__))
         if excp is not None:
             self.excp = excp
@@ -115,7 +115,8 @@ class GuestFault(GuestException):
 
     restore = True
 
-    def __init__(self, excp: ExceptionKind, *, addr: int, size: int, access: str, reason: str = "unmapped"):
+    def __init__(self, excp: ExceptionKind, *, addr: int, size: int, access: str,
+                 reason: str = "unmapped"):
         super().__init__(excp, message=f"{access} of {size} byte{'s' if size != 1 else ''} "
                                        f"at {addr:#010x}")
         self.addr = addr

@@ -23,7 +23,8 @@ COMMON = ("ll", "sc_ok", "sc_fail", "sc_spurious")
 
 
 def policies():
-    return {name: cls for name, (cls, _plugin) in make_plugins().registry.memory_policies.items.items()}
+    registered = make_plugins().registry.memory_policies.items
+    return {name: cls for name, (cls, _plugin) in registered.items()}
 
 
 def test_core_keeps_only_what_every_policy_counts():

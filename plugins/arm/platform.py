@@ -223,7 +223,8 @@ class VirtPlatform:
     # ---- exceptions -----------------------------------------------------------------------
 
     def handle_exception(self, cpu: CPUState, exc: GuestException) -> bool:
-        """PSCI (``ArmExcp.HVC``) and semihosting (``ArmExcp.SEMIHOST``); False for anything else."""
+        """PSCI (``ArmExcp.HVC``) and semihosting (``ArmExcp.SEMIHOST``); False for anything
+        else."""
         if exc.excp is ArmExcp.HVC:
             if exc.info:  # the conduit is hvc #0 (QEMU virt); no hypervisor serves others
                 raise GuestError(f"vCPU {cpu.index}: hvc #{exc.info:#x} is not a PSCI call, "
