@@ -31,9 +31,12 @@ if TYPE_CHECKING:
 class PolicyStats(Counters):
     """What every policy counts, per vCPU: the LL/SC outcomes.
 
-    ``sc_spurious`` is a judgement of each failed SC against what really happened, the
-    same question for every policy; today each policy answers it from its own ground
-    truth (the ones that cannot fail spuriously leave it at 0).
+    ``sc_spurious`` judges each failed SC against what really happened.  It is declared
+    here, not by the policies that can fail spuriously, because it is the same question
+    for every policy: today each answers it from its own ground truth (those that cannot
+    fail spuriously leave it at 0); core may instead judge every SC against the
+    architecture's monitor where all of them pass (the LL/SC ops) and write this same
+    counter, and the policies' ground-truth code then goes.
     """
 
     ll: int = counter("LLs (load-link)")
