@@ -38,8 +38,9 @@ from .outcome import RunReason, describe, failed_run
 #: Instruction budget of a run when neither the workload nor the user gives one.
 DEFAULT_MAX_INSNS = 20_000_000
 
-#: The memory policy's counters every run records (``PolicyStats``' fields).
-POLICY_KEYS: tuple[str, ...] = tuple(PolicyStats().as_dict())
+#: The memory-policy counters every run records (core's ``PolicyStats``); a run also
+#: records the counters its policy declares besides them (its ``Stats``), and only those.
+POLICY_KEYS: tuple[str, ...] = PolicyStats.names()
 #: The machine's per-vCPU counters every run records, summed over the vCPUs.
 MACHINE_KEYS: tuple[str, ...] = ("slow_loads", "slow_stores", "tlb_fills", "tlb_flushes")
 

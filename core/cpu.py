@@ -7,7 +7,8 @@ backends a fixed "env" block to address (r6 + 8 * slot on the ARM host).
 
 Leaving a TB early is a Python exception, as QEMU's ``cpu_loop_exit`` is a longjmp:
 :class:`CpuLoopExit` for architectural events a helper raises (halt, yield, supervisor
-call, atomic step...), :class:`GuestFault` for memory faults raised by the softmmu.
+call, atomic step...), :class:`GuestFault` for memory faults raised by the softmmu.  Its
+kind is an :class:`ExceptionKind`: core's (:class:`EXCP`) or one the frontend declares.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from attrs import define, field
 
+from .counters import Counters, counter
 from .ir import I32, CallFlag, Helper, Temp, TempKind, TempType
 
 if TYPE_CHECKING:
@@ -24,22 +26,61 @@ if TYPE_CHECKING:
     from .softmmu import SoftMMU
 
 
-class EXCP(enum.IntEnum):
-    """Why a vCPU left its TB (QEMU's EXCP_*)."""
+#: Exception numbers from here up are core's (:class:`EXCP`); a frontend numbers its own
+#: kinds below (QEMU: a target's ``EXCP_*`` are below ``EXCP_INTERRUPT``).
+FIRST_CORE_EXCP = 0x10000
 
-    INTERRUPT = 0x10000
-    HLT = 0x10001  # WFI: idle until woken
-    DEBUG = 0x10002
-    HALTED = 0x10003
+
+class ExceptionKind(enum.IntEnum):
+    """Why a vCPU left its TB: the base of every set of exception kinds.
+
+    Core declares the kinds it acts on or raises itself (:class:`EXCP`); a frontend
+    declares the architecture's own in a subclass, numbered below
+    :data:`FIRST_CORE_EXCP`, and names that subclass in ``Frontend.exception_kinds``::
+
+        class ToyExcp(ExceptionKind):
+            UDEF = 1
+            TRAP = 2
+
+    A kind is an enum member, so the one-line error for an unhandled exception names it
+    (``unhandled exception TRAP``) and handlers compare with ``is``.  Helpers get the
+    number as an IR constant and turn it back into a kind with :meth:`of`.
+    """
+
+    def __init__(self, number: int) -> None:
+        if number >= FIRST_CORE_EXCP:
+            raise ValueError(f"exception kind {type(self).__name__}.{self._name_} = "
+                             f"{number:#x}: a frontend's kinds are numbered below "
+                             f"{FIRST_CORE_EXCP:#x} (the numbers from there up are core's)")
+
+    @classmethod
+    def of(cls, number: int) -> "ExceptionKind":
+        """The kind numbered ``number``: one of core's, else one of ``cls`` (ValueError if
+        neither declares it)."""
+        if number >= FIRST_CORE_EXCP:
+            return EXCP(number)
+        return cls(number)
+
+
+class EXCP(ExceptionKind):
+    """The kinds core knows: what :mod:`core.exec` acts on, and the memory faults the
+    softmmu raises for every guest (QEMU's generic ``EXCP_*``).
+
+    The faults are named for what failed, an access, and not for an architecture's
+    vector: a frontend delivers them as its own exceptions (ARM's prefetch and data
+    aborts, RISC-V's access faults), or names them in the one-line error
+    (``Frontend.fault_names``).
+    """
+
+    def __init__(self, number: int) -> None:
+        """Core's own numbers start at :data:`FIRST_CORE_EXCP`; nothing to check."""
+
+    HLT = 0x10001  # idle until woken (WFI)
     YIELD = 0x10004  # give up the rest of the slice (YIELD, WFE)
     ATOMIC = 0x10005  # run the next instruction with every other vCPU stopped
-    UDEF = 1  # undefined instruction
-    SWI = 2  # supervisor call (SVC)
-    PREFETCH_ABORT = 3
-    DATA_ABORT = 4
-    HVC = 11
-    SEMIHOST = 0x10006  # HLT 0xf000 / SVC 0x123456 recognised by the frontend
     EXIT = 0x10007  # the machine was told to stop (power off, semihosting exit)
+    FETCH_FAULT = 0x10008  # the softmmu could not fetch an instruction (unmapped, MMIO)
+    DATA_FAULT = 0x10009  # the softmmu could not load or store (unmapped, misaligned)
 
 
 class CPURunState(enum.Enum):
@@ -51,11 +92,11 @@ class CPURunState(enum.Enum):
 class GuestException(Exception):
     """Base of the exceptions that leave a TB. ``pc`` is the guest pc of the instruction."""
 
-    excp: EXCP = EXCP.INTERRUPT
+    excp: ExceptionKind  # a subclass may fix it (core.exec's ExitAtomic)
     restore = False  # True: the backend rewinds the guest pc to the faulting instruction
 
-    def __init__(self, excp: EXCP | None = None, *, pc: int | None = None, message: str = "",
-                 info: Any = None):
+    def __init__(self, excp: ExceptionKind | None = None, *, pc: int | None = None,
+                 message: str = "", info: Any = None):
         super().__init__(message or (excp.name if excp is not None else type(self).__name__))
         if excp is not None:
             self.excp = excp
@@ -70,11 +111,12 @@ class CpuLoopExit(GuestException):
 
 
 class GuestFault(GuestException):
-    """A memory access failed: data abort (or prefetch abort on code fetch)."""
+    """A memory access failed: ``EXCP.DATA_FAULT``, or ``EXCP.FETCH_FAULT`` on a code fetch."""
 
     restore = True
 
-    def __init__(self, excp: EXCP, *, addr: int, size: int, access: str, reason: str = "unmapped"):
+    def __init__(self, excp: ExceptionKind, *, addr: int, size: int, access: str,
+                 reason: str = "unmapped"):
         super().__init__(excp, message=f"{access} of {size} byte{'s' if size != 1 else ''} "
                                        f"at {addr:#010x}")
         self.addr = addr
@@ -112,22 +154,19 @@ class StateLayout:
 
 
 @define
-class CPUStats:
+class CPUStats(Counters):
     """Per-vCPU counters of the machine itself (policies keep their own)."""
 
-    insns: int = 0
-    tbs_executed: int = 0
-    tbs_translated: int = 0
-    tb_chain_hits: int = 0
-    tlb_fills: int = 0
-    tlb_flushes: int = 0
-    slow_loads: int = 0
-    slow_stores: int = 0
-    smc_invalidations: int = 0
-    exceptions: int = 0
-
-    def as_dict(self) -> dict[str, int]:
-        return {a.name: getattr(self, a.name) for a in self.__attrs_attrs__}
+    insns: int = counter("guest instructions executed")
+    tbs_executed: int = counter("TBs entered (chained or looked up)")
+    tbs_translated: int = counter("TBs translated")
+    tb_chain_hits: int = counter("TBs entered through a chained goto_tb slot")
+    tlb_fills: int = counter("soft-TLB refills")
+    tlb_flushes: int = counter("flushes of this vCPU's soft TLB (whole or one page)")
+    slow_loads: int = counter("loads that took the slow path")
+    slow_stores: int = counter("stores that took the slow path")
+    smc_invalidations: int = counter("TBs invalidated by a store to their code")
+    exceptions: int = counter("exceptions that left a TB")
 
 
 class CPUState:
@@ -165,9 +204,10 @@ class CPUState:
 
 
 def _raise_exception(cpu: CPUState, excp: int) -> None:
-    raise CpuLoopExit(EXCP(excp))
+    raise CpuLoopExit(cpu.machine.frontend.exception_kinds.of(excp))
 
 
 helper_raise_exception = Helper(
     "raise_exception", _raise_exception, None, (I32,), CallFlag.NO_RETURN,
-    "leave the TB with exception EXCP (the frontend has written the pc)")
+    "leave the TB with exception kind EXCP, core's or the frontend's (the frontend has "
+    "written the pc)")

@@ -108,9 +108,14 @@ def handle_exception(machine: "Machine", cpu: CPUState, exc: GuestException) -> 
 
 
 def describe_exception(cpu: CPUState, exc: GuestException) -> str:
-    """One line: ``vCPU 2: data abort, store of 4 bytes at 0x00001000, pc=0x40000124``."""
+    """One line: ``vCPU 2: data fault, store of 4 bytes at 0x00001000, pc=0x40000124``.
+
+    A fault reads in the frontend's words (``Frontend.fault_names``: "data abort" on
+    ARM); any other kind by its message, else its name (the frontend's declared kind).
+    """
     if isinstance(exc, GuestFault):
-        kind = "prefetch abort" if exc.excp is EXCP.PREFETCH_ABORT else "data abort"
+        kind = cpu.machine.frontend.fault_names.get(exc.excp) or \
+            exc.excp.name.lower().replace("_", " ")
         why = "" if exc.reason == "unmapped" else f" ({exc.reason})"
         return f"vCPU {cpu.index}: {kind}, {exc.message}{why}, pc={exc.pc:#010x}"
     what = exc.message or exc.excp.name

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import abc
 import enum
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, Mapping
 
 from attrs import define, field
 
-from .cpu import CPUState, GuestException, StateLayout
+from .cpu import EXCP, CPUState, ExceptionKind, GuestException, StateLayout
 
 if TYPE_CHECKING:
     from .builder import Builder
@@ -67,6 +67,14 @@ class Frontend(abc.ABC):
 
     The defaults are QEMU's arm ``virt`` board and 32-bit ARM ELF files, what the first
     frontend (``arm``) relies on; any other guest sets all three.
+
+    Its exceptions (see docs/writing-a-frontend.md, "Exceptions"):
+
+    * ``exception_kinds``: the :class:`~core.cpu.ExceptionKind` subclass declaring the
+      kinds this guest raises besides core's (:class:`~core.cpu.EXCP`), so that an IR
+      constant turns back into a named kind;
+    * ``fault_names``: the architecture's words for core's memory faults in a one-line
+      error, e.g. ``{EXCP.DATA_FAULT: "data abort"}`` (default: "data fault").
     """
 
     name: ClassVar[str] = ""
@@ -76,6 +84,8 @@ class Frontend(abc.ABC):
     ram_base: ClassVar[int] = 0x4000_0000
     elf_machine: ClassVar[str] = "EM_ARM"
     elf_class: ClassVar[int] = 32
+    exception_kinds: ClassVar[type[ExceptionKind]] = EXCP
+    fault_names: ClassVar[Mapping[ExceptionKind, str]] = {}
 
     def __init__(self, machine: "Machine"):
         self.machine = machine

@@ -8,6 +8,8 @@ policy through plain method calls, never through pluggy.
 
 Policies must be thread-safe (a lock where QEMU would use an atomic), because host
 threads per vCPU may come later; counters are per vCPU, each written only by its vCPU.
+Core's :class:`PolicyStats` holds what every policy counts; a policy declares the
+counters only it keeps in a subclass named by its ``Stats`` (see :mod:`core.counters`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from attrs import define
 
 from .config import NoOptions
+from .counters import Counters, counter
 
 if TYPE_CHECKING:
     from .cpu import CPUState
@@ -25,24 +28,22 @@ if TYPE_CHECKING:
 
 
 @define
-class PolicyStats:
-    """What every policy counts, per vCPU.
+class PolicyStats(Counters):
+    """What every policy counts, per vCPU: the LL/SC outcomes.
 
-    ``sc_spurious`` counts failed SCs for which no other vCPU wrote the reserved bytes
-    since the LL (allowed by the architecture, but a cost).
+    ``sc_spurious`` judges each failed SC against what really happened.  It is declared
+    here, not by the policies that can fail spuriously, because it is the same question
+    for every policy: today each answers it from its own ground truth (those that cannot
+    fail spuriously leave it at 0); core may instead judge every SC against the
+    architecture's monitor where all of them pass (the LL/SC ops) and write this same
+    counter, and the policies' ground-truth code then goes.
     """
 
-    ll: int = 0
-    sc_ok: int = 0
-    sc_fail: int = 0
-    sc_spurious: int = 0
-    slow_stores: int = 0
-    tlb_flushes: int = 0
-    stop_the_world: int = 0
-    helper_calls: int = 0
-
-    def as_dict(self) -> dict[str, int]:
-        return {a.name: getattr(self, a.name) for a in self.__attrs_attrs__}
+    ll: int = counter("LLs (load-link)")
+    sc_ok: int = counter("SCs that stored")
+    sc_fail: int = counter("SCs that failed (did not store)")
+    sc_spurious: int = counter("failed SCs for which no other vCPU wrote the reserved bytes "
+                               "since the LL (allowed by the architecture, but a cost)")
 
 
 class MemoryPolicy:
@@ -54,6 +55,9 @@ class MemoryPolicy:
 
     name: ClassVar[str] = ""
     Options: ClassVar[type] = NoOptions
+    # The per-vCPU counter record: PolicyStats, or a subclass declaring this policy's own
+    # counters (what compare's JSON, CSV and table show for it).
+    Stats: ClassVar[type[PolicyStats]] = PolicyStats
     # True when ``tlb_fill_flags`` flags every RAM page, so that every store takes the
     # slow path: a backend may then leave out an inline store fast path that never hits
     # (pyjit's costs a raised KeyError per miss).  Only speed depends on it.
@@ -63,7 +67,7 @@ class MemoryPolicy:
         self.machine = machine
         self.options = options if options is not None else self.Options()
         self.lock = threading.RLock()
-        self.stats = [PolicyStats() for _ in machine.cpus]
+        self.stats = [self.Stats() for _ in machine.cpus]
 
     # ---- softmmu callbacks -------------------------------------------------------------
 
@@ -99,8 +103,5 @@ class MemoryPolicy:
     # ---- reporting -----------------------------------------------------------------
 
     def totals(self) -> dict[str, int]:
-        out = PolicyStats().as_dict()
-        for s in self.stats:
-            for k, v in s.as_dict().items():
-                out[k] += v
-        return out
+        """Each declared counter summed over the vCPUs."""
+        return self.Stats.total(self.stats)

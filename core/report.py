@@ -5,7 +5,8 @@
   one workload under one strategy, see :func:`core.compare.make_record`; a cell is every
   seed of a workload under a strategy, see :func:`core.compare.aggregate`).
 * CSV: one row per cell, flat columns; the nested counters become ``policy.<name>`` and
-  ``machine.<name>``; list fields (``args``, ``seeds``, ``failed_seeds``,
+  ``machine.<name>`` (the union over the cells: a counter a cell's policy does not
+  declare is an empty field); list fields (``args``, ``seeds``, ``failed_seeds``,
   ``failure_reasons``) are JSON text; a missing overhead is an empty field.
 
 :func:`load_json` and :func:`load_csv` read them back to exactly what was written.  Every
@@ -21,6 +22,7 @@ from typing import Any, Mapping, Sequence
 
 from .compare import failure_label
 from .errors import TcglabError
+from .memory_policy import PolicyStats
 from .outcome import RunReason
 from .output import write_atomic
 
@@ -106,8 +108,8 @@ def write_csv(path: str, cells: Sequence[Mapping[str, Any]], what: str = "--csv"
             row = []
             for col in columns:
                 group, dot, key = col.partition(".")
-                if dot:
-                    row.append(str(cell.get(group, {}).get(key, 0)))
+                if dot:  # empty: not a counter of this cell's policy
+                    row.append(str(cell.get(group, {}).get(key, "")))
                 else:
                     row.append(_csv_text(cell.get(col), kinds[col]))
             w.writerow(row)
@@ -133,7 +135,8 @@ def load_csv(path: str) -> list[dict[str, Any]]:
             for col, text in zip(header, row):
                 group, dot, key = col.partition(".")
                 if dot and group in _GROUPS:
-                    cell[group][key] = _csv_value(text, int, col, path)
+                    if text != "":
+                        cell[group][key] = _csv_value(text, int, col, path)
                 elif col in kinds:
                     cell[col] = _csv_value(text, kinds[col], col, path)
             cells.append(cell)
@@ -159,7 +162,17 @@ def _ratio(value: float | None) -> str:
 
 
 TABLE_COLUMNS = ("workload", "strategy", "check", "SC", "SC failed", "spurious",
-                 "slow path", "TLB flushes", "insns", "MIPS", "overhead", "per insn")
+                 "slow path", "TLB flushes", "policy's own counters", "insns", "MIPS",
+                 "overhead", "per insn")
+#: the columns of text (left-justified); the others are numbers
+_TEXT_COLUMNS = ("workload", "strategy", "check", "policy's own counters")
+
+
+def own_counters_text(policy: Mapping[str, int]) -> str:
+    """The counters a policy declares beyond core's (``PolicyStats``), as
+    ``name value`` pairs: ``stop_the_world 12, slow_stores 3``."""
+    common = PolicyStats.names()
+    return ", ".join(f"{k} {_n(v)}" for k, v in policy.items() if k not in common)
 
 
 def table_rows(cells: Sequence[Mapping[str, Any]]) -> list[tuple[str, ...]]:
@@ -172,7 +185,8 @@ def table_rows(cells: Sequence[Mapping[str, Any]]) -> list[tuple[str, ...]]:
             _n(pol.get("sc_ok", 0) + pol.get("sc_fail", 0)), _n(pol.get("sc_fail", 0)),
             _n(pol.get("sc_spurious", 0)),
             _n(mach.get("slow_loads", 0) + mach.get("slow_stores", 0)),
-            _n(mach.get("tlb_flushes", 0)), _n(c["insns"]), f"{c['mips']:.3f}",
+            _n(mach.get("tlb_flushes", 0)), own_counters_text(pol), _n(c["insns"]),
+            f"{c['mips']:.3f}",
             _ratio(c["overhead"]), _ratio(c["overhead_per_insn"]),
         ))
     return rows
@@ -206,9 +220,8 @@ def print_table(data: Mapping[str, Any], console: Any = None) -> None:
              f"{' (jittered)' if grid.get('jitter') else ''}, "
              f"seeds {_seed_range(grid.get('seeds', []))}")
     table = Table(title=title, title_justify="left")
-    numeric = set(TABLE_COLUMNS[3:])
     for name in TABLE_COLUMNS:
-        table.add_column(name, justify="right" if name in numeric else "left")
+        table.add_column(name, justify="left" if name in _TEXT_COLUMNS else "right")
     previous = None
     for cell, row in zip(data["cells"], table_rows(data["cells"])):
         if previous is not None and cell["workload"] != previous:

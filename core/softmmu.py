@@ -14,7 +14,7 @@ refills the entry or performs the special access:
 
 Unaligned accesses that need alignment fault; accesses that cross a page are split
 into bytes on the slow path.  An access to unmapped memory raises a
-:class:`~core.cpu.GuestFault` (a data abort), which becomes a one-line error unless the
+:class:`~core.cpu.GuestFault` (``EXCP.DATA_FAULT``), a one-line error unless the
 frontend handles it.
 
 No slow path writes an env slot of the vCPU (as QEMU's memory helpers write no TCG
@@ -132,14 +132,16 @@ class MMIORegion:
 class RamList:
     """All RAM blocks (QEMU's ``ram_list``) and the per-page bitmaps kept beside them.
 
-    ``excl_bitmap`` is the seed's addition (patch 1/5, "Add new exclusive bitmap to
-    ram_list"): one cell per RAM page, allocated by the policy that uses it.
+    ``dirty_memory`` holds one bitmap per client that tracks RAM pages, by the client's
+    name (QEMU's ``ram_list.dirty_memory[DIRTY_MEMORY_*]``): a memory policy that needs
+    one allocates it with :meth:`dirty_bitmap`, as the LL/SC series added its exclusive
+    bitmap there (Rigo 2015, patch 1/5, "Add new exclusive bitmap to ram_list").
     """
 
     def __init__(self) -> None:
         self.blocks: list[RAMBlock] = []
         self.total = 0
-        self.excl_bitmap: bytearray | list[int] | None = None
+        self.dirty_memory: dict[str, bytearray | list[int]] = {}
         self.code_pages: set[int] = set()  # guest page addresses holding translated code
 
     def add(self, name: str, base: int, size: int) -> RAMBlock:
@@ -166,17 +168,19 @@ class RamList:
             return None
         return (block.offset + addr - block.base) >> PAGE_BITS
 
-    def alloc_excl_bitmap(self, cell_bits: int = 8) -> bytearray | list[int]:
-        """One cell of ``cell_bits`` bits per RAM page, all set: all memory starts dirty.
+    def dirty_bitmap(self, client: str, cell_bits: int = 8) -> bytearray | list[int]:
+        """``client``'s bitmap: one cell of ``cell_bits`` bits per RAM page (index
+        :meth:`ram_page`), made on first use with every bit set (all memory dirty).
 
-        8-bit cells are a bytearray, as in the series; wider cells (more than 8 vCPUs
-        with a bit each) a list of ints.
+        8-bit cells are a bytearray; wider cells (a client with more than 8 bits per
+        page, e.g. one per vCPU) a list of ints.  The RAM must be mapped first.
         """
-        if self.excl_bitmap is None:
+        bitmap = self.dirty_memory.get(client)
+        if bitmap is None:
             fill = (1 << cell_bits) - 1
-            self.excl_bitmap = (bytearray([fill]) * self.n_pages if cell_bits <= 8
-                                else [fill] * self.n_pages)
-        return self.excl_bitmap
+            bitmap = self.dirty_memory[client] = (
+                bytearray([fill]) * self.n_pages if cell_bits <= 8 else [fill] * self.n_pages)
+        return bitmap
 
 
 class SystemMemory:
@@ -226,7 +230,7 @@ class SystemMemory:
         while n > 0:
             block = self.ram_list.find(addr)
             if block is None:
-                raise GuestFault(EXCP.DATA_ABORT, addr=addr, size=n, access="load")
+                raise GuestFault(EXCP.DATA_FAULT, addr=addr, size=n, access="load")
             off = addr - block.base
             chunk = min(n, block.size - off)
             out += block.data[off:off + chunk]
@@ -239,7 +243,7 @@ class SystemMemory:
         while pos < len(data):
             block = self.ram_list.find(addr + pos)
             if block is None:
-                raise GuestFault(EXCP.DATA_ABORT, addr=addr + pos, size=len(data) - pos,
+                raise GuestFault(EXCP.DATA_FAULT, addr=addr + pos, size=len(data) - pos,
                                  access="store")
             off = addr + pos - block.base
             chunk = min(len(data) - pos, block.size - off)
@@ -308,7 +312,7 @@ class SoftMMU:
     def _check_align(self, addr: int, memop: int, access: str) -> None:
         amask = memop_align_mask(memop)
         if addr & amask:
-            raise GuestFault(EXCP.DATA_ABORT, addr=addr, size=1 << (memop & 3), access=access,
+            raise GuestFault(EXCP.DATA_FAULT, addr=addr, size=1 << (memop & 3), access=access,
                              reason="unaligned")
 
     def load_slow(self, addr: int, memop: int) -> int:
@@ -405,7 +409,7 @@ class SoftMMU:
             if self.on_change is not None:
                 self.on_change(idx)
             return
-        excp = EXCP.PREFETCH_ABORT if access == "fetch" else EXCP.DATA_ABORT
+        excp = EXCP.FETCH_FAULT if access == "fetch" else EXCP.DATA_FAULT
         raise GuestFault(excp, addr=addr, size=size, access=access)
 
     def _drop_pages(self, idx: int) -> None:
@@ -426,7 +430,7 @@ class SoftMMU:
             if self.addr_code[idx] != a & PAGE_MASK:
                 self.tlb_fill(a, "fetch", size)
                 if self.addr_code[idx] != a & PAGE_MASK:  # MMIO: no execution from devices
-                    raise GuestFault(EXCP.PREFETCH_ABORT, addr=addr, size=size, access="fetch",
+                    raise GuestFault(EXCP.FETCH_FAULT, addr=addr, size=size, access="fetch",
                                      reason="device memory")
             value |= self.host[idx][a + self.addend[idx]] << (8 * i)
         return value

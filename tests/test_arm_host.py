@@ -30,7 +30,7 @@ import pytest
 
 from core.builder import Builder
 from core.config import parse_config
-from core.cpu import EXCP, GuestException
+from core.cpu import GuestException
 from core.errors import GuestError, TcglabError
 from core.exec import cpu_exec
 from core.hookspecs import hookimpl
@@ -337,7 +337,7 @@ def _run_tb(m, tb, budget=100):
 
 
 def _raise_udef(cpu, code):
-    raise GuestException(EXCP.UDEF, message=f"test raise {code}")
+    raise GuestException(toyisa.ToyExcp.UDEF, message=f"test raise {code}")
 
 
 helper_raise = Helper("test_raise", _raise_udef, None, (I32,),
@@ -370,7 +370,7 @@ def test_exception_in_a_helper_leaves_the_tb_there(host):
         assert read32(m, DATA) == 0
         assert m.cpus[0].env[1:4] == [5, 10, 0]
     assert results[1] == results[0]
-    assert results[0][0] == (EXCP.UDEF, RAM_BASE + 4, 2, "test raise 42")
+    assert results[0][0] == (toyisa.ToyExcp.UDEF, RAM_BASE + 4, 2, "test raise 42")
 
 
 def _bump(cpu):

@@ -16,6 +16,7 @@ import pytest
 from core.ir import MemOp
 from core.machine import RAM_BASE
 from core.softmmu import PAGE_BITS, PAGE_MASK, TLB_EXCL, TLB_SIZE
+from plugins.atomic_strategies.exclusive_bitmap import DIRTY_MEMORY_EXCLUSIVE
 from tests.support.llsc import FLAGS, ITERS, OTHER_PAGE, X, handshake_program, increment_loop
 from tests.support.toy import read32, toy_machine, write32
 from tests.toyisa import li
@@ -189,7 +190,7 @@ def test_more_than_eight_vcpus_get_their_own_bits():
                                                               "seed": 5})
     m.run()
     assert read32(m, X) == 200
-    assert isinstance(m.memory.ram_list.excl_bitmap, list)
+    assert isinstance(m.memory.ram_list.dirty_memory[DIRTY_MEMORY_EXCLUSIVE], list)
 
 
 def test_policy_is_thread_safe():
@@ -226,7 +227,7 @@ def test_own_plain_store_keeps_own_reservation_with_per_vcpu_bits():
     assert m.policy.store_cond(cpu0, X, 7, memop) == 0
     # and once the reservation is gone, nobody holds the page: stores stop trapping
     cell = m.memory.ram_list.ram_page(X)
-    assert m.memory.ram_list.excl_bitmap[cell] == m.policy.all_dirty
+    assert m.memory.ram_list.dirty_memory[DIRTY_MEMORY_EXCLUSIVE][cell] == m.policy.all_dirty
 
 
 def test_a_new_ll_releases_the_old_reservations_page():

@@ -9,6 +9,7 @@ from core.builder import Builder
 from core.cpu import EXCP, GuestException, GuestFault
 from core.ir import I32, I64, CallFlag, Cond, Helper, MemOp, OpDef, OpFlag, OpTable, TranslationBlock
 from tests.support.toy import DATA, read32, toy_machine
+from tests.toyisa import ToyExcp
 
 
 @pytest.fixture
@@ -162,13 +163,13 @@ def test_fault_reports_the_instruction_and_rewinds_pc(m):
         run(m, tb)
     exc = info.value
     assert (exc.excp, exc.pc, exc.executed, exc.addr, exc.access) == \
-        (EXCP.DATA_ABORT, 0x4000_0004, 2, 0x1000, "store")
+        (EXCP.DATA_FAULT, 0x4000_0004, 2, 0x1000, "store")
     assert m.cpus[0].env[m.frontend.pc_slot] == 0x4000_0004
 
 
 def test_helper_exception_keeps_pc_written_by_frontend(m):
     def boom(cpu):
-        raise GuestException(EXCP.SWI, message="svc")
+        raise GuestException(ToyExcp.TRAP, message="svc")
 
     r = regs(m)
     tb, b = new_tb(m)

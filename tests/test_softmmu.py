@@ -460,7 +460,7 @@ def test_mo_align_at_odd_address_faults(access, warm):
             mmu.store(DATA + 2, 0xFFFFFFFF, memop)
     f = ei.value
     assert f.reason == "unaligned"
-    assert f.excp is EXCP.DATA_ABORT
+    assert f.excp is EXCP.DATA_FAULT
     assert (f.addr, f.size, f.access) == (DATA + 2, 4, access)
     assert m.memory.read_bytes(DATA, 8) == bytes(8)
 
@@ -558,7 +558,7 @@ def test_page_crossing_store_into_unmapped_leaves_memory_untouched(warm):
         m.cpus[0].mmu.store(RAM_END - 8, 0, MemOp.UL)
     with pytest.raises(GuestFault) as ei:
         m.cpus[0].mmu.store(addr, 0xFFFFFFFF, MemOp.UL)
-    assert ei.value.excp is EXCP.DATA_ABORT
+    assert ei.value.excp is EXCP.DATA_FAULT
     assert ei.value.access == "store"
     assert m.memory.read_bytes(addr, 2) == b"\x55\x66"
 
@@ -570,7 +570,7 @@ def test_page_crossing_load_into_unmapped_faults(warm):
         m.cpus[0].mmu.load(RAM_END - 8, MemOp.UL)
     with pytest.raises(GuestFault) as ei:
         m.cpus[0].mmu.load(RAM_END - 2, MemOp.UL)
-    assert ei.value.excp is EXCP.DATA_ABORT
+    assert ei.value.excp is EXCP.DATA_FAULT
     assert ei.value.access == "load"
 
 
@@ -659,7 +659,7 @@ def test_code_fetch_from_mmio_is_prefetch_abort():
     m, dev = mmio_machine()
     with pytest.raises(GuestFault) as ei:
         m.cpus[0].mmu.ld_code(MMIO_BASE, 4)
-    assert ei.value.excp is EXCP.PREFETCH_ABORT
+    assert ei.value.excp is EXCP.FETCH_FAULT
     assert ei.value.access == "fetch"
     assert dev.reads == []
 
@@ -680,11 +680,11 @@ def test_unmapped_load_and_store_fault(memop, size):
     with pytest.raises(GuestFault) as ei:
         mmu.load(UNMAPPED, memop)
     f = ei.value
-    assert (f.excp, f.addr, f.size, f.access) == (EXCP.DATA_ABORT, UNMAPPED, size, "load")
+    assert (f.excp, f.addr, f.size, f.access) == (EXCP.DATA_FAULT, UNMAPPED, size, "load")
     with pytest.raises(GuestFault) as ei:
         mmu.store(UNMAPPED, 0, memop)
     f = ei.value
-    assert (f.excp, f.addr, f.size, f.access) == (EXCP.DATA_ABORT, UNMAPPED, size, "store")
+    assert (f.excp, f.addr, f.size, f.access) == (EXCP.DATA_FAULT, UNMAPPED, size, "store")
     assert f.reason == "unmapped"
 
 
@@ -692,7 +692,7 @@ def test_unmapped_code_fetch_is_prefetch_abort():
     m = machine()
     with pytest.raises(GuestFault) as ei:
         m.cpus[0].mmu.ld_code(UNMAPPED, 4)
-    assert ei.value.excp is EXCP.PREFETCH_ABORT
+    assert ei.value.excp is EXCP.FETCH_FAULT
 
 
 def test_guest_store_to_unmapped_is_one_line_error():
@@ -787,17 +787,18 @@ def test_ram_page_indexes_blocks_end_to_end():
     assert rl.ram_page(0x13000) is None
 
 
-def test_alloc_excl_bitmap_cells():
+def test_dirty_bitmap_cells():
     rl = RamList()
     rl.add("a", 0, 4 * PAGE_SIZE)
-    bm = rl.alloc_excl_bitmap()
+    bm = rl.dirty_bitmap("client")
     assert isinstance(bm, bytearray)
     assert bm == bytearray([0xFF] * 4)
-    assert rl.alloc_excl_bitmap() is bm  # allocated once
-    assert rl.excl_bitmap is bm
+    assert rl.dirty_bitmap("client") is bm  # allocated once per client
+    assert rl.dirty_memory == {"client": bm}
+    assert rl.dirty_bitmap("other") is not bm
     wide = RamList()
     wide.add("a", 0, 3 * PAGE_SIZE)
-    cells = wide.alloc_excl_bitmap(16)
+    cells = wide.dirty_bitmap("client", 16)
     assert isinstance(cells, list)
     assert cells == [0xFFFF] * 3
 

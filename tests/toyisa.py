@@ -21,7 +21,12 @@ the next instruction.  Registered by tests as a throwaway plugin (see ``toy_plug
     HALT                 wait (WFI) until woken
     YIELD                end the slice
     EXIT  ra             stop the machine with exit status ra
+    TRAP                 raise the toy's own exception kind TRAP (nothing handles it)
     anything else        undefined instruction (raises at execution)
+
+Its exception kinds are :class:`ToyExcp` (UDEF, TRAP) besides core's; core's memory
+faults read "prefetch abort" / "data abort" in its errors, the words the tests were
+written against.
 """
 
 from __future__ import annotations
@@ -29,14 +34,15 @@ from __future__ import annotations
 import struct
 
 from core.builder import Builder
-from core.cpu import EXCP, CpuLoopExit, CPURunState, GuestException, StateLayout
+from core.cpu import (EXCP, CpuLoopExit, CPURunState, ExceptionKind, GuestException, StateLayout,
+                      helper_raise_exception)
 from core.frontend import DisasContext, DisasJump, Frontend
 from core.hookspecs import hookimpl
 from core.ir import I32, CallFlag, Cond, Helper, MemOp, make_oi
 
 OPS = {"MOVI": 1, "MOVHI": 2, "ADD": 3, "ADDI": 4, "LDW": 5, "STW": 6, "LL": 7, "SC": 8,
        "BNZ": 9, "B": 10, "HALT": 11, "EXIT": 12, "YIELD": 13, "CLREX": 14, "SUB": 15,
-       "BZ": 16, "CPUID": 17}
+       "BZ": 16, "CPUID": 17, "TRAP": 18}
 NAMES = {v: k for k, v in OPS.items()}
 
 
@@ -81,8 +87,15 @@ def _exit(cpu, status):
     raise CpuLoopExit(EXCP.EXIT)
 
 
+class ToyExcp(ExceptionKind):
+    """The toy ISA's own exception kinds (a third-party frontend declares its own)."""
+
+    UDEF = 1
+    TRAP = 2
+
+
 def _udef(cpu, encoding):
-    raise GuestException(EXCP.UDEF, message=f"undefined instruction {encoding:#010x}")
+    raise GuestException(ToyExcp.UDEF, message=f"undefined instruction {encoding:#010x}")
 
 
 helper_exit = Helper("toy_exit", _exit, None, (I32,), CallFlag.NO_RETURN)
@@ -93,6 +106,8 @@ class ToyFrontend(Frontend):
     """The test ISA above."""
 
     name = "toy"
+    exception_kinds = ToyExcp
+    fault_names = {EXCP.FETCH_FAULT: "prefetch abort", EXCP.DATA_FAULT: "data abort"}
 
     def __init__(self, machine):
         super().__init__(machine)
@@ -159,6 +174,10 @@ class ToyFrontend(Frontend):
         elif name in ("HALT", "YIELD"):
             b.movi(self.pc, pc + 4)
             b.call(helper_raise, None, int(EXCP.HLT if name == "HALT" else EXCP.YIELD))
+            ctx.is_jmp = DisasJump.NORETURN
+        elif name == "TRAP":
+            b.movi(self.pc, pc + 4)
+            b.call(helper_raise_exception, None, int(ToyExcp.TRAP))
             ctx.is_jmp = DisasJump.NORETURN
         elif name == "EXIT":
             b.movi(self.pc, pc + 4)

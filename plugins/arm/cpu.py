@@ -16,7 +16,7 @@ constants, fixed by :data:`SLOT_NAMES`, so helpers need no lookup.
 
 from __future__ import annotations
 
-from core.cpu import CPURunState, CPUState, StateLayout
+from core.cpu import EXCP, CPURunState, CPUState, ExceptionKind, StateLayout
 from core.ir import M32
 
 # --------------------------------------------------------------------------- CPSR
@@ -67,6 +67,24 @@ BANK_NAMES = ("usr", "fiq", "irq", "svc", "abt", "und")
 MODE_NAMES = {MODE_USR: "usr", MODE_FIQ: "fiq", MODE_IRQ: "irq", MODE_SVC: "svc",
               MODE_ABT: "abt", MODE_UND: "und", MODE_SYS: "sys"}
 VALID_MODES = frozenset(BANK_OF_MODE)
+
+# --------------------------------------------------------------------------- exceptions
+
+
+class ArmExcp(ExceptionKind):
+    """The A32 frontend's exception kinds (QEMU's ``EXCP_*`` of target/arm/cpu.h, same
+    numbers); core's own (YIELD, HLT, ...) are :class:`core.cpu.EXCP`."""
+
+    UDEF = 1  # undefined instruction
+    SVC = 2  # supervisor call (QEMU's EXCP_SWI)
+    PREFETCH_ABORT = 3  # the frontend's own: an ARM-state pc with bit 1 set
+    BKPT = 7  # BKPT #imm
+    HVC = 11  # hypervisor call: PSCI on the virt board
+    SEMIHOST = 16  # HLT 0xf000 / SVC 0x123456 recognised by the frontend
+
+
+#: core's memory faults as the ARM ARM calls them, in a one-line error
+FAULT_NAMES = {EXCP.FETCH_FAULT: "prefetch abort", EXCP.DATA_FAULT: "data abort"}
 
 # --------------------------------------------------------------------------- slots
 

@@ -37,6 +37,8 @@ class ArmFrontend(Frontend):
 
     name = "arm"
     insn_align = 4
+    exception_kinds = arm.ArmExcp
+    fault_names = arm.FAULT_NAMES
     Options = ArmPlatformOptions  # [plugins.arm]: the board's options
 
     def __init__(self, machine: "Machine"):

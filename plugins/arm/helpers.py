@@ -8,10 +8,11 @@ write the IR globals (registers, pc, flags).
 
 from __future__ import annotations
 
-from core.cpu import EXCP, CpuLoopExit, GuestException
+from core.cpu import CpuLoopExit, GuestException
 from core.ir import I32, M32, CallFlag, Helper, to_signed
 
 from . import cpu as arm
+from .cpu import ArmExcp
 
 # Raising helpers may read globals (the pc must be in env when they raise) but write none.
 _RAISES = CallFlag.NO_WRITE_GLOBALS | CallFlag.NO_RETURN
@@ -22,29 +23,29 @@ _PURE = CallFlag.NO_RWG | CallFlag.NO_SIDE_EFFECTS
 
 
 def _udef(cpu, insn, pc):
-    raise GuestException(EXCP.UDEF, message=f"undefined instruction {insn:#010x} at {pc:#010x}")
+    raise GuestException(ArmExcp.UDEF, message=f"undefined instruction {insn:#010x} at {pc:#010x}")
 
 
 def _thumb(cpu, pc):
-    raise GuestException(EXCP.UDEF, message=(
+    raise GuestException(ArmExcp.UDEF, message=(
         f"Thumb state is not supported: execution reached {pc:#010x} with CPSR.T set "
         "(an interworking branch or exception return to an odd address)"))
 
 
 def _misaligned_pc(cpu, pc):
-    raise GuestException(EXCP.PREFETCH_ABORT, message=f"misaligned pc {pc:#010x} in ARM state")
+    raise GuestException(ArmExcp.PREFETCH_ABORT, message=f"misaligned pc {pc:#010x} in ARM state")
 
 
 def _exception(cpu, excp, info):
-    raise CpuLoopExit(EXCP(excp), info=info)
+    raise CpuLoopExit(ArmExcp.of(excp), info=info)
 
 
 def _bkpt(cpu, imm, pc):
-    raise GuestException(EXCP.DEBUG, message=f"breakpoint BKPT #{imm:#x} at {pc:#010x}")
+    raise GuestException(ArmExcp.BKPT, message=f"breakpoint BKPT #{imm:#x} at {pc:#010x}")
 
 
 def _unsupported(cpu, pc, what):
-    raise GuestException(EXCP.UDEF, message=f"{UNSUPPORTED[what]} at {pc:#010x}")
+    raise GuestException(ArmExcp.UDEF, message=f"{UNSUPPORTED[what]} at {pc:#010x}")
 
 
 #: messages of helper_unsupported, by index (a constant input of the call)
@@ -61,7 +62,8 @@ helper_thumb = Helper("arm_thumb", _thumb, None, (I32,), _RAISES,
 helper_misaligned_pc = Helper("arm_misaligned_pc", _misaligned_pc, None, (I32,), _RAISES,
                               "ARM-state pc with bit 1 set")
 helper_exception = Helper("arm_exception", _exception, None, (I32, I32), _RAISES,
-                          "leave the TB with EXCP and info (pc already written)")
+                          "leave the TB with exception kind EXCP (ArmExcp or core's) and info "
+                          "(pc already written)")
 helper_bkpt = Helper("arm_bkpt", _bkpt, None, (I32, I32), _RAISES, "BKPT #imm")
 helper_unsupported = Helper("arm_unsupported", _unsupported, None, (I32, I32), _RAISES,
                             "a feature this model lacks (pc, what)")

@@ -9,11 +9,11 @@ conduit is ``hvc``), enough that a guest ELF runs the same under tcglab and unde
   vCPU stays powered off until PSCI ``CPU_ON``.  ``argv`` (``argv[0]`` = the program path)
   becomes the semihosting command line, joined with spaces, as QEMU's
   ``"<-kernel path> <-append args>"``.
-* :meth:`VirtPlatform.handle_exception`: ``EXCP.HVC`` with immediate 0 is a PSCI call
+* :meth:`VirtPlatform.handle_exception`: ``ArmExcp.HVC`` with immediate 0 is a PSCI call
   (function id in r0, arguments in r1..r3, result in r0; after QEMU's
   ``target/arm/psci.c``); another ``hvc`` immediate is a one-line error (QEMU's virt board
   has no hypervisor: only ``hvc #0`` is the PSCI conduit), and
-  ``EXCP.SEMIHOST`` a semihosting call (:mod:`plugins.arm.semihosting`).  Anything else
+  ``ArmExcp.SEMIHOST`` a semihosting call (:mod:`plugins.arm.semihosting`).  Anything else
   is left to the machine (a one-line error).
 
 Register access goes through one small adapter, :attr:`VirtPlatform.regs` (by default the
@@ -36,11 +36,11 @@ from typing import IO, TYPE_CHECKING, Any
 from attrs import define
 
 from core.config import option, plugin_options
-from core.cpu import EXCP, CPURunState, CPUState, GuestException
+from core.cpu import CPURunState, CPUState, GuestException
 from core.errors import GuestError
 from core.ir import M32
 
-from .cpu import CPSR_T
+from .cpu import CPSR_T, ArmExcp
 from .semihosting import Semihosting
 
 if TYPE_CHECKING:
@@ -223,8 +223,9 @@ class VirtPlatform:
     # ---- exceptions -----------------------------------------------------------------------
 
     def handle_exception(self, cpu: CPUState, exc: GuestException) -> bool:
-        """PSCI (``EXCP.HVC``) and semihosting (``EXCP.SEMIHOST``); False for anything else."""
-        if exc.excp is EXCP.HVC:
+        """PSCI (``ArmExcp.HVC``) and semihosting (``ArmExcp.SEMIHOST``); False for anything
+        else."""
+        if exc.excp is ArmExcp.HVC:
             if exc.info:  # the conduit is hvc #0 (QEMU virt); no hypervisor serves others
                 raise GuestError(f"vCPU {cpu.index}: hvc #{exc.info:#x} is not a PSCI call, "
                                  f"pc={self.insn_pc(cpu):#010x}")
@@ -233,7 +234,7 @@ class VirtPlatform:
             if result is not None:
                 self.regs.set_reg(cpu, 0, result & M32)
             return True
-        if exc.excp is EXCP.SEMIHOST:
+        if exc.excp is ArmExcp.SEMIHOST:
             self.counters["semihosting_calls"] += 1
             regs = self.regs
             result = self.semihosting.call(cpu, regs.get_reg(cpu, 0), regs.get_reg(cpu, 1))

@@ -2,7 +2,7 @@
 ``semihosting/arm-compat-semi.c``.
 
 A guest asks the host for a service with ``svc 0x123456`` (ARM state) or ``hlt 0xf000``;
-the frontend turns either into ``CpuLoopExit(EXCP.SEMIHOST)`` with the pc already past
+the frontend turns either into ``CpuLoopExit(ArmExcp.SEMIHOST)`` with the pc already past
 the instruction.  The AArch32 convention: the operation number in r0, the address of a
 parameter block (or, for a few calls, the parameter itself) in r1, the result in r0.
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from core.builder import Builder
-from core.cpu import EXCP
+from core.cpu import ExceptionKind
 from core.frontend import DisasContext, DisasJump
 from core.ir import Cond, Label, Temp
 
@@ -142,7 +142,8 @@ class ArmDisas:
 
     # ---------------------------------------------------------------- exceptions
 
-    def raise_exception(self, excp: EXCP, info: int = 0, *, resume_next: bool = True) -> None:
+    def raise_exception(self, excp: ExceptionKind, info: int = 0, *,
+                        resume_next: bool = True) -> None:
         """Leave with ``excp`` (a CpuLoopExit); the pc is the next insn unless told otherwise."""
         self.b.movi(self.PC, self.next_pc if resume_next else self.pc)
         self.b.call(h.helper_exception, None, int(excp), info & 0xFFFF_FFFF)

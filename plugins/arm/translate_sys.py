@@ -6,7 +6,7 @@ imm16 == 0xf000, outside User mode), BKPT; MRS/MSR on the CPSR and the current m
 of :data:`CP15`.  ARM ARM A5.2.12, B9.3; QEMU trans_MRS_reg, trans_MSR_imm, gen_set_psr,
 trans_CPS, do_coproc_insn.
 
-Exceptions the platform handles (SEMIHOST, HVC) and SWI leave with the pc at the
+Exceptions the platform handles (SEMIHOST, HVC) and SVC leave with the pc at the
 *next* instruction, so a handler that returns resumes after the call.
 """
 
@@ -18,6 +18,7 @@ from core.ir import M32, Temp
 
 from . import cpu as arm
 from . import helpers as h
+from .cpu import ArmExcp
 from .translate import MB_ALL, ArmDisas, expand_imm
 
 SEMIHOST_SVC_A32 = 0x123456
@@ -30,9 +31,9 @@ def trans_svc(s: ArmDisas, imm: int) -> None:
     """SVC #imm24; #0x123456 is a semihosting call, except from User mode (QEMU's
     default ``-semihosting`` serves privileged code only)."""
     if imm == SEMIHOST_SVC_A32 and not s.user:
-        s.raise_exception(EXCP.SEMIHOST, imm)
+        s.raise_exception(ArmExcp.SEMIHOST, imm)
     else:
-        s.raise_exception(EXCP.SWI, imm)
+        s.raise_exception(ArmExcp.SVC, imm)
 
 
 def trans_hvc(s: ArmDisas, imm: int) -> None:
@@ -40,14 +41,14 @@ def trans_hvc(s: ArmDisas, imm: int) -> None:
     it is honoured, as in QEMU)."""
     if s.user:
         return s.undef()
-    s.raise_exception(EXCP.HVC, imm)
+    s.raise_exception(ArmExcp.HVC, imm)
 
 
 def trans_hlt(s: ArmDisas, imm: int) -> None:
     """HLT #imm16 (A32 encoding of ARMv8; QEMU takes #0xf000 as semihosting on v7 too)."""
     if imm != SEMIHOST_HLT_A32 or s.user:
         return s.undef()
-    s.raise_exception(EXCP.SEMIHOST, imm)
+    s.raise_exception(ArmExcp.SEMIHOST, imm)
 
 
 def trans_bkpt(s: ArmDisas, imm: int) -> None:

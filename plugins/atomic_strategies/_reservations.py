@@ -12,6 +12,7 @@ needs three things, factored here:
   reaches ``policy.on_flagged_store``; loads stay fast.  When a page becomes held, every
   vCPU's entry for it is flushed synchronously, before the LL returns.
 * :func:`pow2_option`: a config option that must be a power of two in a range.
+* :class:`StoreTrapStats`: the counters of a policy that traps stores to reserved pages.
 
 Invariant of :class:`StoreTrap`: while a page is held, every vCPU's TLB entry for it
 carries TLB_EXCL (all entries were flushed when it became held, and every later refill
@@ -32,7 +33,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from attrs import define
+
 from core.config import option
+from core.counters import counter
+from core.memory_policy import PolicyStats
 from core.softmmu import PAGE_MASK, TLB_EXCL
 
 if TYPE_CHECKING:
@@ -109,6 +114,17 @@ class Reservations:
                 self.witnessed[j] = True
                 hit.append(j)
         return hit
+
+
+@define
+class StoreTrapStats(PolicyStats):
+    """The counters of a policy that traps the stores to reserved pages (exclusive-bitmap,
+    arm-monitor, stop-the-world's reservation check)."""
+
+    slow_stores: int = counter("stores to a trapped page, which took the slow path to the "
+                               "policy")
+    tlb_flushes: int = counter("flushes of other vCPUs' TLBs an LL asked for (the cross-CPU "
+                               "cost)")
 
 
 class StoreTrap:

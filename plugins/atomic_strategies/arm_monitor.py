@@ -40,7 +40,8 @@ from core.config import option
 from core.hookspecs import hookimpl
 from core.memory_policy import MemoryPolicy
 
-from ._reservations import NO_RESERVATION, Reservations, StoreTrap, overlaps, pow2_option, size_mask
+from ._reservations import (NO_RESERVATION, Reservations, StoreTrap, StoreTrapStats, overlaps,
+                            pow2_option, size_mask)
 
 OPEN = NO_RESERVATION  # a monitor in the Open Access state tags nothing
 
@@ -59,6 +60,7 @@ class ArmMonitorPolicy(MemoryPolicy):
 
     name = "arm-monitor"
     Options = ArmMonitorOptions
+    Stats = StoreTrapStats
 
     def __init__(self, machine, options=None):
         super().__init__(machine, options)

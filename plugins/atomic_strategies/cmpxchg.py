@@ -22,17 +22,26 @@ SC compares the stored size only (QEMU compares the address, not the size).
 
 from __future__ import annotations
 
+from attrs import define
+
+from core.counters import counter
 from core.hookspecs import hookimpl
 from core.ir import MemOp
-from core.memory_policy import MemoryPolicy
+from core.memory_policy import MemoryPolicy, PolicyStats
 
 from ._reservations import NO_RESERVATION, size_mask
+
+
+@define
+class CmpxchgStats(PolicyStats):
+    helper_calls: int = counter("cmpxchg helper calls (SCs whose address matched the LL's)")
 
 
 class CmpxchgPolicy(MemoryPolicy):
     """QEMU's LL/SC: remember the loaded value, SC is a compare-and-swap on it (ABA-prone)."""
 
     name = "cmpxchg"
+    Stats = CmpxchgStats
 
     def __init__(self, machine, options=None):
         super().__init__(machine, options)

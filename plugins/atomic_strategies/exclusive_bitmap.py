@@ -40,7 +40,12 @@ from core.hookspecs import hookimpl
 from core.memory_policy import MemoryPolicy
 from core.softmmu import PAGE_MASK, TLB_EXCL, tlb_flush, tlb_flush_page
 
+from ._reservations import StoreTrapStats
+
 NO_RESERVATION = -1
+#: this policy's client name for its bitmap in ``ram_list.dirty_memory`` (the series'
+#: DIRTY_MEMORY_EXCLUSIVE)
+DIRTY_MEMORY_EXCLUSIVE = "exclusive"
 
 
 @define(frozen=True)
@@ -60,6 +65,7 @@ class ExclusiveBitmapPolicy(MemoryPolicy):
 
     name = "exclusive-bitmap"
     Options = ExclusiveBitmapOptions
+    Stats = StoreTrapStats
 
     def __init__(self, machine, options=None):
         super().__init__(machine, options)
@@ -68,7 +74,7 @@ class ExclusiveBitmapPolicy(MemoryPolicy):
         self.per_vcpu = self.options.bitmap == "per-vcpu"
         self.cell_bits = max(8, n) if self.per_vcpu else 8
         self.all_dirty = (1 << self.cell_bits) - 1
-        self.bitmap = self.ram_list.alloc_excl_bitmap(self.cell_bits)
+        self.bitmap = self.ram_list.dirty_bitmap(DIRTY_MEMORY_EXCLUSIVE, self.cell_bits)
         self.by_range = self.options.protection == "range"
         self.async_flush = self.options.flush == "async"
         self.flush_all = self.options.flush_scope == "all"

@@ -33,12 +33,13 @@ from __future__ import annotations
 from attrs import define
 
 from core.config import option
+from core.counters import counter
 from core.exec import cpu_loop_exit_atomic
 from core.hookspecs import hookimpl
 from core.ir import MemOp
 from core.memory_policy import MemoryPolicy
 
-from ._reservations import NO_RESERVATION, Reservations, StoreTrap, size_mask
+from ._reservations import NO_RESERVATION, Reservations, StoreTrap, StoreTrapStats, size_mask
 
 
 @define(frozen=True)
@@ -49,11 +50,18 @@ class StopTheWorldOptions:
                             "(value: historical QEMU, ABA-prone)")
 
 
+@define
+class StopTheWorldStats(StoreTrapStats):
+    stop_the_world: int = counter("SCs completed with every other vCPU stopped (exclusive "
+                                  "steps)")
+
+
 class StopTheWorldPolicy(MemoryPolicy):
     """Every SC leaves its TB and completes in exclusive mode (EXCP_ATOMIC)."""
 
     name = "stop-the-world"
     Options = StopTheWorldOptions
+    Stats = StopTheWorldStats
 
     def __init__(self, machine, options=None):
         super().__init__(machine, options)

@@ -29,8 +29,9 @@ from __future__ import annotations
 
 from attrs import define
 
+from core.counters import counter
 from core.hookspecs import hookimpl
-from core.memory_policy import MemoryPolicy
+from core.memory_policy import MemoryPolicy, PolicyStats
 from core.softmmu import TLB_EXCL
 
 from ._reservations import Reservations, pow2_option, size_mask
@@ -45,11 +46,18 @@ class StoreTestOptions:
                                            "below it are not hashed)")
 
 
+@define
+class StoreTestStats(PolicyStats):
+    slow_stores: int = counter("stores, every one of which takes the slow path to the policy")
+    helper_calls: int = counter("tag-store helper calls (one per store; the paper inlines it)")
+
+
 class StoreTestPolicy(MemoryPolicy):
     """Every store tags a hash entry with the storing vCPU; an SC checks its own tag."""
 
     name = "store-test"
     Options = StoreTestOptions
+    Stats = StoreTestStats
     flags_every_store = True  # see tlb_fill_flags
 
     def __init__(self, machine, options=None):

@@ -7,9 +7,10 @@ import struct
 
 import pytest
 
-from core.cpu import EXCP, CPURunState
+from core.cpu import CPURunState
 from core.errors import GuestError
 from plugins.arm import cpu as arm
+from plugins.arm.cpu import ArmExcp
 from plugins.arm.decode import A32, A32_UNCOND, decode
 from tests.support.a32 import CODE, DATA, STACK, assemble, halted, load, make_machine, reg, run
 
@@ -26,7 +27,7 @@ class RecordingPlatform:
 
     def handle_exception(self, cpu, exc):
         self.seen.append((exc.excp, exc.info, self.frontend.get_reg(cpu, 15)))
-        return exc.excp in (EXCP.SEMIHOST, EXCP.HVC, EXCP.SWI)
+        return exc.excp in (ArmExcp.SEMIHOST, ArmExcp.HVC, ArmExcp.SVC)
 
 
 def run_recorded(words: list[int], regs: dict[int, int] | None = None):
@@ -196,19 +197,19 @@ def test_enabling_the_mmu_is_a_clean_error():
 
 def test_semihosting_svc_and_hlt_resume_at_the_next_insn():
     m, seen = run_recorded([0xEF123456, 0xE10F0070, WFI])  # svc 0x123456; hlt 0xf000
-    assert seen == [(EXCP.SEMIHOST, 0x123456, CODE + 4), (EXCP.SEMIHOST, 0xF000, CODE + 8)]
+    assert seen == [(ArmExcp.SEMIHOST, 0x123456, CODE + 4), (ArmExcp.SEMIHOST, 0xF000, CODE + 8)]
     assert halted(m)
 
 
 def test_svc_and_hvc_exceptions_carry_their_immediates():
     m, seen = run_recorded([0xEF000042, 0xE1401277, WFI])  # svc 0x42; hvc #0x127
-    assert seen == [(EXCP.SWI, 0x42, CODE + 4), (EXCP.HVC, 0x127, CODE + 8)]
+    assert seen == [(ArmExcp.SVC, 0x42, CODE + 4), (ArmExcp.HVC, 0x127, CODE + 8)]
 
 
 def test_unhandled_svc_is_a_one_line_error():
     m = make_machine()
     m.platform = None
-    with pytest.raises(GuestError, match="SWI") as info:
+    with pytest.raises(GuestError, match="unhandled exception SVC") as info:
         run(b"", words=[0xEF000001, WFI], m=m)
     assert "\n" not in str(info.value)
 

@@ -13,7 +13,6 @@ import json
 import struct
 from pathlib import Path
 
-import attrs
 import pytest
 from attrs import define
 
@@ -25,6 +24,7 @@ from core.hookspecs import hookimpl
 from core.loader import LoadedImage
 from core.machine import RAM_BASE, Machine
 from core.plugins import BUILTIN_PLUGINS, PluginManager
+from plugins.arm.cpu import ArmExcp
 from plugins.arm.platform import (PSCI_AFFINITY_INFO, PSCI_CPU_OFF, PSCI_CPU_ON,
                                   PSCI_CPU_SUSPEND, PSCI_FEATURES, PSCI_MIGRATE_INFO_TYPE,
                                   PSCI_SYSTEM_OFF, PSCI_SYSTEM_RESET, PSCI_VERSION,
@@ -170,7 +170,7 @@ def test_smc64_function_ids_from_aarch32_are_invalid_parameters(board):
 def test_cpu_off_powers_the_caller_off_and_cpu_on_restarts_it(board):
     assert board.hvc(PSCI_CPU_ON, 1, RAM_BASE + 0x300, 1) == 0
     board.regs.r[1][0] = PSCI_CPU_OFF
-    assert board.p.handle_exception(board.m.cpus[1], CpuLoopExit(EXCP.HVC, info=0))
+    assert board.p.handle_exception(board.m.cpus[1], CpuLoopExit(ArmExcp.HVC, info=0))
     assert board.m.cpus[1].run_state is CPURunState.OFF
     assert board.reg(0, cpu=1) == PSCI_CPU_OFF  # never returns: r0 untouched
     assert board.hvc(PSCI_AFFINITY_INFO, 1, 0) == 1
@@ -227,7 +227,7 @@ def test_unknown_psci_functions_are_not_supported(board, fn):
 
 
 def test_other_exceptions_are_left_to_the_machine(board):
-    for excp in (EXCP.SWI, EXCP.UDEF, EXCP.PREFETCH_ABORT, EXCP.DATA_ABORT):
+    for excp in (ArmExcp.SVC, ArmExcp.UDEF, ArmExcp.PREFETCH_ABORT, EXCP.DATA_FAULT):
         assert board.p.handle_exception(board.cpu, GuestException(excp)) is False
 
 
@@ -256,7 +256,7 @@ class ToyVirt(toyisa.ToyFrontend):
     """The toy ISA with the ARM frontend's platform contract.
 
     The A32 words of ``svc 0x123456`` and ``hvc #0`` are undefined toy instructions; this
-    frontend turns them into ``EXCP.SEMIHOST`` / ``EXCP.HVC`` with the pc after them, as
+    frontend turns them into ``ArmExcp.SEMIHOST`` / ``ArmExcp.HVC`` with the pc after them, as
     the ARM frontend raises them.
     """
 
@@ -288,10 +288,10 @@ class ToyVirt(toyisa.ToyFrontend):
         self.machine.platform.boot(image, argv)
 
     def handle_exception(self, cpu, exc):
-        if exc.excp is EXCP.UDEF:
+        if exc.excp is toyisa.ToyExcp.UDEF:
             pc = self.get_pc(cpu)
             word = int.from_bytes(self.machine.memory.read_bytes(pc, 4), "little")
-            kind = {SVC_SEMIHOST: EXCP.SEMIHOST, HVC_0: EXCP.HVC}.get(word)
+            kind = {SVC_SEMIHOST: ArmExcp.SEMIHOST, HVC_0: ArmExcp.HVC}.get(word)
             if kind is not None:
                 self.set_pc(cpu, pc + 4)
                 return self.machine.platform.handle_exception(cpu, CpuLoopExit(kind))

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from core.cpu import EXCP, CpuLoopExit
+from core.cpu import CpuLoopExit
 from core.errors import GuestError
+from plugins.arm.cpu import ArmExcp
 from plugins.arm.platform import PSCI_CPU_ON, VirtPlatform
 from tests.support.a32 import CODE, guest_error_line, make_machine, reg, run
 from tests.support.virt_board import Board, one_line
@@ -19,7 +20,7 @@ def test_hvc_with_a_nonzero_immediate_is_not_psci():
     b = Board()
     b.regs.r[0][0] = 0x8400_0000  # PSCI_VERSION
     with pytest.raises(GuestError) as err:
-        b.p.handle_exception(b.cpu, CpuLoopExit(EXCP.HVC, info=0x12))
+        b.p.handle_exception(b.cpu, CpuLoopExit(ArmExcp.HVC, info=0x12))
     assert one_line(err.value) == "vCPU 0: hvc #0x12 is not a PSCI call, pc=0x40000100"
     assert b.reg(0) == 0x8400_0000 and b.p.counters["psci_calls"] == 0
 
@@ -40,6 +41,6 @@ def test_cpu_on_clears_the_target_reservation_once(monkeypatch):
     for n, value in enumerate((PSCI_CPU_ON, 1, CODE, 0)):
         fe.set_reg(cpu0, n, value)
     assert isinstance(m.platform, VirtPlatform)
-    assert m.platform.handle_exception(cpu0, CpuLoopExit(EXCP.HVC, info=0))
+    assert m.platform.handle_exception(cpu0, CpuLoopExit(ArmExcp.HVC, info=0))
     assert fe.get_reg(cpu0, 0) == 0
     assert cleared == [1]

@@ -13,12 +13,13 @@ import os
 
 import pytest
 
-from core.cpu import EXCP, CpuLoopExit
+from core.cpu import CpuLoopExit
 from core.errors import GuestError
 from core.ir import MemOp
 from core.machine import RAM_BASE
 from core.softmmu import PAGE_SIZE
 from plugins.arm import semihosting as sh
+from plugins.arm.cpu import ArmExcp
 from plugins.arm.semihosting import (FEATURES, NOMINAL_HZ, SYS_CLOCK, SYS_CLOSE, SYS_ELAPSED,
                                      SYS_EXIT, SYS_EXIT_EXTENDED, SYS_FLEN,
                                      SYS_GET_CMDLINE, SYS_HEAPINFO, SYS_ISERROR, SYS_ISTTY,
@@ -442,6 +443,6 @@ def test_semihost_exception_goes_through_handle_exception(b):
     b.regs.r[0][0] = SYS_WRITE0
     b.regs.r[0][1] = STR
     b.m.memory.write_bytes(STR, b"ok\0")
-    assert b.p.handle_exception(b.cpu, CpuLoopExit(EXCP.SEMIHOST)) is True
+    assert b.p.handle_exception(b.cpu, CpuLoopExit(ArmExcp.SEMIHOST)) is True
     assert b.output() == b"ok"
     assert b.p.counters["semihosting_calls"] == 1

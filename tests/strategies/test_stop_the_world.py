@@ -99,7 +99,7 @@ def test_a_fault_in_the_exclusive_step_is_reported_like_any_other():
     def store_cond(cpu, addr, value, memop):
         if m.exclusive_cpu is not cpu:
             cpu_loop_exit_atomic(cpu)
-        raise GuestFault(EXCP.DATA_ABORT, addr=addr, size=4, access="store")
+        raise GuestFault(EXCP.DATA_FAULT, addr=addr, size=4, access="store")
 
     m = machine(li(1, X) + [("LL", 2, 1, 0), ("SC", 4, 2, 1), ("EXIT", 0, 4)], STW, vcpus=1)
     m.policy.store_cond = store_cond

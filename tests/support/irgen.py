@@ -43,7 +43,7 @@ from hypothesis import strategies as st
 
 from core.builder import Builder
 from core.config import parse_config
-from core.cpu import EXCP, CpuLoopExit, StateLayout, helper_raise_exception
+from core.cpu import EXCP, CpuLoopExit, ExceptionKind, StateLayout, helper_raise_exception
 from core.frontend import DisasContext, DisasJump, Frontend
 from core.hookspecs import hookimpl
 from core.ir import (
@@ -94,10 +94,19 @@ class MMIOLog:
         self.log.append(("write", offset, size, value))
 
 
+class IRGenExcp(ExceptionKind):
+    """The exception kinds generated TBs raise besides core's (through core's
+    ``helper_raise_exception``)."""
+
+    UDEF = 1
+    SWI = 2
+
+
 class IRGenFrontend(Frontend):
     """The CPU state generated TBs run on; it translates no guest code (TBs are built by hand)."""
 
     name = "irgen"
+    exception_kinds = IRGenExcp
 
     def __init__(self, machine: Machine):
         super().__init__(machine)
@@ -119,7 +128,7 @@ class IRGenFrontend(Frontend):
     def translate_insn(self, ctx: DisasContext, b: Builder) -> None:
         ctx.pc_next += 4  # generated TBs never come from guest code
         b.movi(self.layout.globals["pc"], ctx.pc_next - 4)
-        b.call(helper_raise_exception, None, int(EXCP.UDEF))
+        b.call(helper_raise_exception, None, int(IRGenExcp.UDEF))
         ctx.is_jmp = DisasJump.NORETURN
 
     def tb_stop(self, ctx: DisasContext, b: Builder) -> None:
@@ -614,7 +623,7 @@ class _Gen:
         elif how == "exit_tb":
             self.emit("exit_tb", self.draw(st.sampled_from((0, 1, 0x1234))))
         else:
-            excp = self.draw(st.sampled_from((EXCP.YIELD, EXCP.HLT, EXCP.SWI)))
+            excp = self.draw(st.sampled_from((EXCP.YIELD, EXCP.HLT, IRGenExcp.SWI)))
             self.items.append(("call", helper_raise_exception.name, None, (("c", 32, int(excp)),)))
 
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import struct
 
-from core.cpu import EXCP, CpuLoopExit, CPURunState
+from core.cpu import CpuLoopExit, CPURunState
+from plugins.arm.cpu import ArmExcp
 from core.loader import LoadedImage
 from core.machine import RAM_BASE, Machine
 from plugins.arm.platform import ArmPlatformOptions, VirtPlatform
@@ -88,7 +89,7 @@ class Board:
         self.regs.r[cpu][0] = fn & M32
         for i, a in enumerate(args, 1):
             self.regs.r[cpu][i] = a & M32
-        assert self.p.handle_exception(c, CpuLoopExit(EXCP.HVC, info=0))
+        assert self.p.handle_exception(c, CpuLoopExit(ArmExcp.HVC, info=0))
         return _signed(self.regs.r[cpu][0])
 
     def semihost(self, op: int, arg: int = 0, cpu: int = 0) -> int:
@@ -96,7 +97,7 @@ class Board:
         c = self.m.cpus[cpu]
         self.regs.r[cpu][0] = op
         self.regs.r[cpu][1] = arg & M32
-        assert self.p.handle_exception(c, CpuLoopExit(EXCP.SEMIHOST))
+        assert self.p.handle_exception(c, CpuLoopExit(ArmExcp.SEMIHOST))
         return _signed(self.regs.r[cpu][0])
 
     def output(self, which: str = "stdout") -> bytes:

@@ -9,7 +9,7 @@ prog.elf`` as a guest that uses only RAM and semihosting can tell:
   tcglab has none), all at once (QEMU's reset vector with ``-bios none``).
 * ``argv`` (``argv[0]`` = the program path) becomes the semihosting command line, joined
   with spaces, as QEMU's ``"<-kernel path> <-append args>"``.
-* :meth:`RiscvVirtBoard.handle_exception` serves ``EXCP.SEMIHOST`` (the frontend's
+* :meth:`RiscvVirtBoard.handle_exception` serves ``RiscvExcp.SEMIHOST`` (the frontend's
   translation of the semihosting sequence; :mod:`.semihosting`) and resumes the hart
   after the ``ebreak``.  Anything else is left to the machine (a one-line error).
 
@@ -23,10 +23,11 @@ import os
 import sys
 from typing import IO, TYPE_CHECKING, Any
 
-from core.cpu import EXCP, CPUState, GuestException
+from core.cpu import CPUState, GuestException
 from core.ir import M32
 
 from . import cpu as rv
+from .helpers import RiscvExcp
 from .semihosting import Semihosting
 
 if TYPE_CHECKING:
@@ -111,8 +112,8 @@ class RiscvVirtBoard:
     # ---- exceptions -----------------------------------------------------------------------
 
     def handle_exception(self, cpu: CPUState, exc: GuestException) -> bool:
-        """Semihosting (``EXCP.SEMIHOST``): a0 = the result, resume after the ebreak."""
-        if exc.excp is not EXCP.SEMIHOST:
+        """Semihosting (``RiscvExcp.SEMIHOST``): a0 = the result, resume after the ebreak."""
+        if exc.excp is not RiscvExcp.SEMIHOST:
             return False
         self.counters["semihosting_calls"] += 1
         env = cpu.env

@@ -52,6 +52,7 @@ class RiscvFrontend(Frontend):
     ram_base = 0x8000_0000
     elf_machine = "EM_RISCV"
     elf_class = 32
+    exception_kinds = h.RiscvExcp
     Options = RiscvOptions
 
     def __init__(self, machine: "Machine"):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import operator
 from typing import Callable
 
-from core.cpu import EXCP, CpuLoopExit, GuestException
+from core.cpu import CpuLoopExit, ExceptionKind, GuestException
 from core.exec import cpu_loop_exit_atomic
 from core.ir import I32, M32, CallFlag, Helper, MemOp, to_signed
 
@@ -43,8 +43,23 @@ CAUSE_NAMES = {
     CAUSE_STORE_ACCESS: "store/AMO access fault",
     CAUSE_ECALL_M: "environment call from M-mode",
 }
-_EXCP_OF_CAUSE = {CAUSE_MISALIGNED_FETCH: EXCP.PREFETCH_ABORT, CAUSE_ILLEGAL: EXCP.UDEF,
-                  CAUSE_BREAKPOINT: EXCP.DEBUG, CAUSE_ECALL_M: EXCP.SWI}
+
+
+class RiscvExcp(ExceptionKind):
+    """The hart's exception kinds: the synchronous exception codes of ``mcause``
+    (Privileged ISA, table 3.6; QEMU's ``RISCV_EXCP_*``), and the semihosting call.
+    Core's own kinds (HLT for WFI, ATOMIC...) are :class:`core.cpu.EXCP`."""
+
+    INSN_MISALIGNED = CAUSE_MISALIGNED_FETCH
+    INSN_ACCESS_FAULT = CAUSE_FETCH_ACCESS
+    ILLEGAL_INSN = CAUSE_ILLEGAL
+    EBREAK = CAUSE_BREAKPOINT
+    LOAD_MISALIGNED = CAUSE_MISALIGNED_LOAD
+    LOAD_ACCESS_FAULT = CAUSE_LOAD_ACCESS
+    STORE_MISALIGNED = CAUSE_MISALIGNED_STORE
+    STORE_ACCESS_FAULT = CAUSE_STORE_ACCESS
+    ECALL_M = CAUSE_ECALL_M
+    SEMIHOST = 0x10  # the semihosting sequence (QEMU's RISCV_EXCP_SEMIHOST); never in mcause
 
 
 class RiscvTrap(GuestException):
@@ -57,7 +72,7 @@ class RiscvTrap(GuestException):
     restore = True
 
     def __init__(self, cause: int, tval: int = 0, *, message: str):
-        super().__init__(_EXCP_OF_CAUSE.get(cause, EXCP.UDEF), message=message,
+        super().__init__(RiscvExcp(cause), message=message,
                          info=(cause, tval & M32))
 
 
@@ -80,7 +95,7 @@ def _ebreak(cpu, pc):
 
 
 def _semihost(cpu):
-    raise CpuLoopExit(EXCP.SEMIHOST)
+    raise CpuLoopExit(RiscvExcp.SEMIHOST)
 
 
 helper_illegal = Helper("rv_illegal", _illegal, None, (I32, I32), _RAISES,
