@@ -9,7 +9,7 @@ refills the entry or performs the special access:
 * TLB_MMIO: the page belongs to a device; call its read/write callback;
 * TLB_NOTDIRTY: the page holds translated code; a store invalidates those TBs first
   (self-modifying code) and then the page loses the flag;
-* TLB_EXCL: the memory policy asked to see stores to this page (the seed's flag): the
+* TLB_EXCL: the memory policy asked to see stores to this page (the LL/SC series' flag): the
   slow path calls ``policy.on_flagged_store`` before storing.
 
 Unaligned accesses that need alignment fault; accesses that cross a page are split
@@ -43,7 +43,7 @@ PAGE_BITS = 12
 PAGE_SIZE = 1 << PAGE_BITS
 PAGE_MASK = M32 & ~(PAGE_SIZE - 1)
 
-# TLB flag bits in the low bits of a tag (values of QEMU 2.4 plus the seed's TLB_EXCL)
+# TLB flag bits in the low bits of a tag (values of QEMU 2.4 plus the LL/SC series' TLB_EXCL)
 TLB_INVALID = 1 << 3
 TLB_NOTDIRTY = 1 << 4
 TLB_MMIO = 1 << 5

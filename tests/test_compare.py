@@ -293,7 +293,7 @@ def test_small_grid_prints_a_table_and_matches_a_direct_run(tmp_path, capsys):
         assert result.stats["policy"]["total"] == r["policy"]
         assert {k: sum(v[k] for v in result.stats["vcpus"]) for k in cmp.MACHINE_KEYS} == \
             r["machine"]
-    assert runs[0]["insns"] != runs[1]["insns"]  # the seed matters
+    assert runs[0]["insns"] != runs[1]["insns"]  # the PRNG seed matters
     (cell,) = data["cells"]
     assert cell["passed_all"] and cell["insns"] == runs[0]["insns"] + runs[1]["insns"]
     assert report.load_csv(str(cs)) == data["cells"]

@@ -7,7 +7,7 @@ back (P=0 W=1 is the unprivileged LDRT/STRT family, identical here with no MMU).
 base register is written back before a loaded value, so a load into the base wins (as
 QEMU does for that UNPREDICTABLE case); a store writes back after storing.
 
-The exclusives are the seed's patch 5/5: LDREX* emit ``qemu_ldlink_iN``, STREX*
+The exclusives are the LL/SC series' patch 5/5: LDREX* emit ``qemu_ldlink_iN``, STREX*
 ``qemu_stcond_iN`` (Rd = 0 stored, 1 failed), all naturally aligned; the doubleword
 forms are one 8-byte operation on Rt (low word, at [addr]) and Rt+1.
 """

@@ -1,7 +1,7 @@
 """What the reservation-based policies share: reserved byte ranges and the store trap.
 
 A policy that must see other vCPUs' stores to reserved memory (stop-the-world's
-reservation form, arm-monitor; the seed's exclusive bitmap does the same on its own)
+reservation form, arm-monitor; the LL/SC series' exclusive bitmap does the same on its own)
 needs three things, factored here:
 
 * :class:`Reservations`: per vCPU, the bytes ``[addr, addr + size)`` its LL read, and
@@ -21,7 +21,7 @@ to a held page, the SC's own included, is observed.  The flag may outlive the ho
 (entries are not flushed again on release): a stale flag only costs slow-path stores.
 The own vCPU's entry is flushed too, because its stores can break other vCPUs'
 reservations on the page.  ``tlb_flushes`` counts the flushes of other vCPUs' TLBs (the
-cross-CPU cost), as the seed counts them.
+cross-CPU cost), as the LL/SC series counts them.
 
 Stores the TLB never sees (the loader, the debugger, semihosting writing a guest buffer)
 are not observed by any policy.  ``store_slow`` calls ``on_flagged_store`` before it

@@ -1,4 +1,4 @@
-"""The seed's strategy: an exclusive bitmap in ``ram_list`` plus the TLB_EXCL flag.
+"""The LL/SC series' strategy (Rigo 2015): an exclusive bitmap in ``ram_list`` plus the TLB_EXCL flag.
 
 From the 2015 series (patches 1-3): a bitmap in ``ram_list`` flags RAM pages that must
 not be written through the fast path; a RAM page whose cell is clean gets
@@ -61,7 +61,7 @@ class ExclusiveBitmapOptions:
 
 
 class ExclusiveBitmapPolicy(MemoryPolicy):
-    """The seed: exclusive bitmap in ram_list, TLB_EXCL forcing stores onto the slow path."""
+    """The LL/SC series: exclusive bitmap in ram_list, TLB_EXCL forcing stores onto the slow path."""
 
     name = "exclusive-bitmap"
     Options = ExclusiveBitmapOptions

@@ -1,4 +1,4 @@
-"""The seed's LL/SC IR ops: ``qemu_ldlink_i{8,16,32,64}`` and ``qemu_stcond_i{8,16,32,64}``.
+"""The LL/SC series' IR ops: ``qemu_ldlink_i{8,16,32,64}`` and ``qemu_stcond_i{8,16,32,64}``.
 
 Patch 4/5 of the 2015 series ("tcg-op: create new TCG qemu_ldlink and qemu_stcond
 instructions").  The ops carry no policy of their own: their reference semantics call

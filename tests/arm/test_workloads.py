@@ -52,4 +52,4 @@ def test_same_seed_same_run_bit_for_bit():
     assert (out_a, status_a, a.insns, a.stats) == (out_b, status_b, b.insns, b.stats)
     other = run_tcglab(WORKLOADS / "counter.elf", ["4", "50"], 4,
                        schedule={"policy": "random", "seed": 10, "slice": 1})[2]
-    assert other.stats != a.stats  # the seed does change the interleaving
+    assert other.stats != a.stats  # the PRNG seed does change the interleaving

@@ -12,7 +12,7 @@ created on first use, keyed by what they call:
 * a :class:`~core.ir.Helper` (``call`` ops): ``helper.func(cpu, *inputs)``;
 * an op without a native lowering, with its constants: ``opdef.impl(cpu, *inputs,
   *consts)``, its reference semantics (plugin ops, i64 arithmetic, ldlink/stcond, which
-  reach the memory policy this way, as in the seed);
+  reach the memory policy this way, as in the LL/SC series);
 * the softmmu slow paths of qemu_ld/qemu_st: ``cpu.mmu.load_slow`` / ``store_slow``.
 
 Helpers that may touch the CPU state see ``cpu.env`` synced from the host env block
