@@ -153,6 +153,9 @@ class _RunState:
         if state is not CPURunState.RUNNING:
             cpu.exit_request |= EXIT_REQUEST_IDLE
 
+    if TYPE_CHECKING:  # for type checkers only: at run time reads bypass the descriptor
+        def __get__(self, cpu: "CPUState", owner: type) -> "CPURunState": ...
+
 
 class CPUState:
     """One vCPU: its env slots, run state, TLB (through ``mmu``) and queued work.
