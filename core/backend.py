@@ -7,15 +7,20 @@ chained ``goto_tb`` exits by itself), ``exit`` is the ``goto_tb`` slot (0 or 1) 
 left through, :data:`EXIT_NOCHAIN` for ``exit_tb``, or :data:`EXIT_BUDGET` when the
 slice ended inside a TB (the guest pc then points at the next instruction to run), and
 ``executed`` counts every guest instruction run in the call.  Guest exceptions
-propagate as :class:`~core.cpu.GuestException` with ``pc`` and ``executed`` filled in.
+propagate as :class:`~core.cpu.GuestException` with ``pc`` and ``executed`` filled in;
+any other exception ends the run, and a backend that completed instructions in the call
+before it sets its ``executed`` attribute to their number.  A backend never adds to the
+instruction counters itself: ``core.exec.cpu_exec`` counts what it reports.
 
 A backend that follows chained exits itself (as QEMU's generated code jumps straight
 from TB to TB) must behave exactly as if the dispatcher had: it stops where the
 dispatcher would (the budget counts across TBs), and it returns to the dispatcher at a
-TB boundary whenever the vCPU has queued work (``cpu.work``), the machine was asked to stop, or the vCPU is no
-longer running; it counts each TB it entered that way in ``cpu.stats.tbs_executed`` and
-``cpu.stats.tb_chain_hits``.  So the same seed gives the same interleaving on every
-backend.
+TB boundary whenever the vCPU's exit-request word ``cpu.exit_request`` is set (queued
+work, a stop request, the vCPU no longer running: see :class:`~core.cpu.CPUState`),
+testing that word and nothing else, in one place (the word may be mirrored where its
+code reads it, as arm-host mirrors it into host memory); it counts each TB it entered
+that way in ``cpu.stats.tbs_executed`` and ``cpu.stats.tb_chain_hits``.  So the same
+seed gives the same interleaving on every backend.
 
 The translator tells the backend when it chains a TB's exit to another TB
 (:meth:`Backend.tb_chained`, QEMU's ``tb_set_jmp_target``), when it undoes that because

@@ -169,13 +169,52 @@ class CPUStats(Counters):
     exceptions: int = counter("exceptions that left a TB")
 
 
+# The bits of ``CPUState.exit_request``: why a vCPU must leave its TBs at the next TB
+# boundary.  Plain ints (the word is tested after every TB; an IntFlag would be slower).
+EXIT_REQUEST_WORK = 1  # work was queued (queue_work: an asynchronous TLB flush, say)
+EXIT_REQUEST_STOP = 2  # the machine was asked to stop (Machine.request_exit)
+EXIT_REQUEST_IDLE = 4  # the vCPU stopped running (halted, powered off)
+EXIT_REQUEST_BACKEND = 8  # the backend must run Python between TBs (arm-host: a patch)
+
+
+class _RunState:
+    """``CPUState.run_state``: setting anything but RUNNING also sets
+    :data:`EXIT_REQUEST_IDLE`, so a vCPU halted or powered off by a helper leaves its TBs
+    at the next boundary, whoever set it (platforms do).  A descriptor with ``__set__``
+    only: a read is a plain instance-attribute read (the scheduler reads every vCPU's
+    state each slice), where a property would call a function."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __set__(self, cpu: "CPUState", state: "CPURunState") -> None:
+        cpu.__dict__[self.name] = state
+        if state is not CPURunState.RUNNING:
+            cpu.exit_request |= EXIT_REQUEST_IDLE
+
+    if TYPE_CHECKING:  # for type checkers only: at run time reads bypass the descriptor
+        def __get__(self, cpu: "CPUState", owner: type) -> "CPURunState": ...
+
+
 class CPUState:
-    """One vCPU: its env slots, run state, TLB (through ``mmu``) and queued work."""
+    """One vCPU: its env slots, run state, TLB (through ``mmu``) and queued work.
+
+    ``exit_request`` is the vCPU's one exit-request word (QEMU's ``cpu->exit_request``
+    and ``icount_decr.u16.high``, set by ``cpu_exit``): nonzero when something needs the
+    vCPU out of its TBs at the next TB boundary, its bits (``EXIT_REQUEST_*``) saying
+    why.  Whatever makes such a need sets it (:meth:`queue_work`, :func:`cpu_exit`, a
+    ``run_state`` other than RUNNING, ``Machine.request_exit``); the run loop tests it
+    once per TB and clears it (``core.exec``); a backend that chains TBs by itself tests
+    it before each chained TB and leaves when it is set (see ``core.backend``).
+    """
+
+    run_state = _RunState()
 
     def __init__(self, machine: "Machine", index: int, layout: StateLayout):
         self.machine = machine
         self.index = index
         self.env: list[int] = layout.new_env()
+        self.exit_request = 0
         self.run_state = CPURunState.RUNNING if index == 0 else CPURunState.OFF
         self.stats = CPUStats()
         self.mmu: SoftMMU = None  # type: ignore[assignment]  # set by the machine
@@ -186,6 +225,7 @@ class CPUState:
     def queue_work(self, fn: Callable[["CPUState"], None]) -> None:
         """Run ``fn(cpu)`` on this vCPU at its next TB boundary (``async_run_on_cpu``)."""
         self.work.append(fn)
+        self.exit_request |= EXIT_REQUEST_WORK
 
     def run_work(self) -> None:
         work, self.work = self.work, []
@@ -198,6 +238,13 @@ class CPUState:
 
     def __repr__(self) -> str:
         return f"<vCPU {self.index} {self.run_state.value}>"
+
+
+def cpu_exit(cpu: CPUState, why: int) -> None:
+    """Make ``cpu`` leave its TBs at the next TB boundary (QEMU's ``cpu_exit``); ``why``
+    is an ``EXIT_REQUEST_*`` bit.  The run loop clears the word there and carries on if
+    nothing else stops the vCPU."""
+    cpu.exit_request |= why
 
 
 # --------------------------------------------------------------------------- common helpers

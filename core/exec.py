@@ -1,8 +1,12 @@
 """The per-vCPU execution loop (``cpu_exec``): find the TB, run it, chain, handle exits.
 
-One call runs one vCPU for at most one slice.  At every TB boundary (not when a slice
-resumes in the middle of a TB) the vCPU first runs its queued work (asynchronous TLB
-flushes, as ``async_run_on_cpu``), then takes the next TB: straight from the previous TB's chained ``goto_tb`` slot when there is one, or
+One call runs one vCPU for at most one slice.  Before each TB the loop tests the vCPU's
+exit-request word (``cpu.exit_request``, see :class:`~core.cpu.CPUState`), and only
+that: when it is set, the slice ends if the vCPU no longer runs or the machine is to
+stop; otherwise, at a TB boundary (not when a slice resumes in the middle of a TB, where
+queued work waits: the async-flush window), the word is cleared and the vCPU runs its
+queued work (asynchronous TLB flushes, as ``async_run_on_cpu``).  Then it takes the
+next TB: straight from the previous TB's chained ``goto_tb`` slot when there is one, or
 from the TB cache (translating on a miss), and chains the two.  Guest exceptions leave
 the TB as Python exceptions and are handled here: halt, yield, the atomic
 (stop-the-world) step, and everything else offered to the frontend, then the platform,
@@ -29,18 +33,25 @@ if TYPE_CHECKING:
 def cpu_exec(machine: "Machine", cpu: CPUState, budget: int) -> int:
     """Run ``cpu`` for at most ``budget`` guest instructions; returns how many ran.
 
-    The count is added to ``cpu.stats.insns`` and ``machine.insns`` here, also when a
-    guest error ends the slice, so an error's report counts the instructions before it.
+    The count is added to ``cpu.stats.insns`` and ``machine.insns`` here and nowhere
+    else, also when an error ends the slice (a guest error, or any exception a backend
+    annotates with ``executed``, see ``core.backend``), so an error's report counts the
+    instructions before it.
     """
     fe, translator, backend = machine.frontend, machine.translator, machine.backend
     stats = cpu.stats
     executed = 0
     last_tb, last_exit = None, EXIT_NOCHAIN
     try:
-        while executed < budget and cpu.run_state is CPURunState.RUNNING and not machine.stop_requested:
-            if cpu.work and not cpu.mid_tb:
-                cpu.run_work()
-                last_tb = None
+        while executed < budget:
+            if cpu.exit_request:
+                if cpu.run_state is not CPURunState.RUNNING or machine.stop_requested:
+                    break  # the word stays set: whatever resumes the vCPU sees it
+                if not cpu.mid_tb:
+                    cpu.exit_request = 0  # served here, and only here
+                    if cpu.work:
+                        cpu.run_work()
+                        last_tb = None
             pc, flags = fe.get_pc(cpu), fe.tb_flags(cpu)
             tb = None
             if last_tb is not None and last_exit < EXIT_NOCHAIN:
@@ -73,6 +84,9 @@ def cpu_exec(machine: "Machine", cpu: CPUState, budget: int) -> int:
                 if not handle_exception(machine, cpu, exc):
                     break
                 continue
+            except BaseException as exc:  # not the guest's: the run ends here
+                executed += getattr(exc, "executed", 0)
+                raise
             executed += n
             stats.tbs_executed += 1
             if exit_slot == EXIT_BUDGET:

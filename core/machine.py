@@ -13,7 +13,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from .config import Config, plugin_options
-from .cpu import CPURunState, CPUState
+from .cpu import EXIT_REQUEST_STOP, CPURunState, CPUState, cpu_exit
 from .errors import ConfigError, did_you_mean
 from .exec import cpu_exec
 from .frontend import Frontend
@@ -128,6 +128,19 @@ class Machine:
         return image
 
     # ---- control used by helpers and platforms ------------------------------------------
+
+    @property
+    def stop_requested(self) -> bool:
+        """The run was asked to stop (by :meth:`request_exit`, or set directly)."""
+        return self._stop_requested
+
+    @stop_requested.setter
+    def stop_requested(self, value: bool) -> None:
+        # every vCPU leaves its TBs at its next TB boundary (as QEMU kicks them all)
+        self._stop_requested = value
+        if value:
+            for cpu in getattr(self, "cpus", ()):
+                cpu_exit(cpu, EXIT_REQUEST_STOP)
 
     def request_exit(self, status: int = 0, reason: str = "exit") -> None:
         """Stop the run after the current instruction with ``status`` as the guest's exit."""

@@ -25,6 +25,7 @@ from core.loader import load_elf
 from core.machine import RAM_BASE, Machine
 from core.plugins import PluginManager
 from plugins.tcg_backends.pyjit import CompiledTB, PyJitBackend
+from plugins.tcg_backends.pyjit.flags import FlagsMode
 from plugins.tcg_backends.pyjit.lower import cond_expr
 from plugins.tcg_backends.pyjit.region import REGION_AFTER
 from tests import toyisa
@@ -446,9 +447,8 @@ KEYWORDS = {"def", "if", "elif", "else", "while", "try", "except", "raise", "ret
 FIXED_NAMES = {"cpu", "env", "rem", "mm", "ip", "n", "ipc", "left", "it", "lk", "w", "_b",
                "_i", "_k", "_s", "_v", "_e", "_st", "_tb", "_xs", "_xn", "_xm", "_xp", "_ar",
                "_aw", "_hs", "_ad", "_ls", "_ss", "_sn", "_rp", "_wp", "_KE", "_C", "_CNT", "_IPC", "_MI", "_MX",
-               "_PC0", "_V", "_RUN", "_GE", "_FALLOFF", "_m", "_sp", "_chk", "_fl", "get", "executed",
-               "pyjit_pc", "stats", "tbs_executed", "tb_chain_hits", "work", "stop_requested",
-               "run_state"}
+               "_PC0", "_V", "_GE", "_FALLOFF", "_sp", "_chk", "_fl", "get", "executed",
+               "pyjit_pc", "stats", "tbs_executed", "tb_chain_hits", "exit_request"}
 NUMBERED_NAME = re.compile(r"g[0-9]+|t[0-9]+(_[0-9]+)?|_[fupk][0-9]+|_[TJ][0-9]+")
 
 
@@ -571,10 +571,10 @@ def test_describe_is_the_source_the_tb_runs():
 
 def test_flags_modes():
     toy = machine(None)
-    assert toy.backend.flags.mode == "fixed"  # the base tb_flags: always 0
+    assert toy.backend.flags.mode is FlagsMode.FIXED  # the base tb_flags: always 0
     text, result, arm = run_machine(WORKLOADS / "counter.elf", ["1", "3"],
                                     {"machine": {"frontend": "arm", "backend": "pyjit"}})
-    assert arm.backend.flags.mode == "witness"  # CPSR mode and T bit: not globals
+    assert arm.backend.flags.mode is FlagsMode.WITNESS  # CPSR mode and T bit: not globals
 
 
 class GlobalFlagsFrontend(ToyFrontend):
@@ -601,7 +601,7 @@ def test_tb_flags_read_from_a_global_use_the_exact_fallback():
                     plugins=[("gflags", GlobalFlagsPlugin())], schedule={"slice": 3})
         runs.append(outcome(m, m.run()))
     assert runs[0] == runs[1]
-    assert m.backend.flags.mode == "call"
+    assert m.backend.flags.mode is FlagsMode.CALL
     assert runs[1][2][0].tbs_translated >= 4  # the loop body under both flag values
 
 

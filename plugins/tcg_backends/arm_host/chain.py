@@ -5,8 +5,9 @@ budget is not spent and no exit was requested.  Unchained, the target is the nex
 instruction (the exit to the dispatcher); chained, it is the destination TB's entry.
 Patching is one aligned word store plus dropping unicorn's translation of that word.
 While host code runs (a helper is executing), patches and frees are deferred to the
-end of ``emu_start`` and the vCPU is told to leave at its next goto_tb, so no stale jump
-is ever taken: the dispatcher then does what it would have done without chaining.
+end of ``emu_start`` and the vCPU is told to leave at its next goto_tb (``cpu_exit``:
+its exit-request word, mirrored into host memory after the trap), so no stale jump is
+ever taken: the dispatcher then does what it would have done without chaining.
 """
 
 from __future__ import annotations

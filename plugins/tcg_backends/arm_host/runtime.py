@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 from attrs import define
 
-from core.cpu import CPURunState, CPUState
+from core.cpu import EXIT_REQUEST_BACKEND, CPUState, cpu_exit
 from core.errors import TcglabError
 from core.ir import I64, M32, M64
 from core.softmmu import TLB_EMPTY, TLB_SIZE
@@ -220,10 +220,15 @@ class HostRuntime:
         """(exit_request, tb_entries, budget_left, exit_value) of ``cpu``'s env block."""
         return _CTRL.unpack_from(self.data, self._block[cpu.index] + self._ctrl_off)
 
-    def request_exit(self, cpu: CPUState) -> None:
-        """Make ``cpu``'s code return to the dispatcher at its next goto_tb."""
-        _U32.pack_into(self.data, self._block[cpu.index] + self._ctrl_off,
-                       EXIT_REQUESTED)
+    def mirror_exit_request(self, cpu: CPUState) -> None:
+        """Copy ``cpu``'s exit-request word (``CPUState.exit_request``) into its env block,
+        where each goto_tb tests it: the code returns to the dispatcher at the next one.
+        The backend's only test of the word; called as host code is entered and after
+        each trap (Python runs nowhere else while host code runs, and only the
+        dispatcher clears the word)."""
+        if cpu.exit_request:
+            _U32.pack_into(self.data, self._block[cpu.index] + self._ctrl_off,
+                           EXIT_REQUESTED)
 
     # ------------------------------------------------------------------ trap arguments
 
@@ -275,9 +280,7 @@ class HostRuntime:
                 self.env_to_python(cpu)
             uc.emu_stop()
             return
-        machine = self.machine
-        if cpu.work or machine.stop_requested or cpu.run_state is not CPURunState.RUNNING:
-            self.request_exit(cpu)
+        self.mirror_exit_request(cpu)
 
     def _insn_pc(self, cpu: CPUState, ret_addr: int) -> int | None:
         """The guest pc of the instruction whose helper call returns to ``ret_addr``."""
@@ -344,7 +347,7 @@ class HostRuntime:
         """Give ``tb``'s code space back (deferred while host code runs)."""
         if self.running:
             self.deferred.append(lambda: self.free(tb))
-            self.request_exit(self.cpu)
+            cpu_exit(self.cpu, EXIT_REQUEST_BACKEND)
             return
         code = tb.compiled
         if code is None or code.addr is None:
@@ -361,7 +364,7 @@ class HostRuntime:
         """Point ``src``'s goto_tb ``slot`` at ``dest`` (None: back at its exit)."""
         if self.running:
             self.deferred.append(lambda: self.set_jump(src, slot, dest))
-            self.request_exit(self.cpu)
+            cpu_exit(self.cpu, EXIT_REQUEST_BACKEND)
             return
         code = src.compiled
         if code is None or code.addr is None or code.goto_sites[slot] is None:
@@ -386,6 +389,7 @@ class HostRuntime:
         from unicorn import UcError
         boff = self._block[cpu.index]
         _CTRL.pack_into(self.data, boff + self._ctrl_off, 0, 0, 0, 0)
+        self.mirror_exit_request(cpu)  # set while a slice resumes mid-TB with work queued
         _PARAMS.pack_into(self.data, self._params_off, DATA_BASE + boff, entry, budget)
         self.cpu = cpu
         self.fault = None

@@ -27,7 +27,7 @@ from attrs import define, field
 
 from core.backend import EXIT_NOCHAIN, Backend
 from core.config import option
-from core.cpu import CPURunState, GuestException
+from core.cpu import GuestException
 from core.errors import TcglabError
 from core.frontend import Frontend
 from core.ir import Label, Temp, TempKind, TranslationBlock
@@ -35,14 +35,13 @@ from core.ir import Label, Temp, TempKind, TranslationBlock
 from . import tier0
 from .analysis import Member, Unit, Variant, flag_writes_before, flow, member
 from .codegen import COUNT_SHIFT, FunctionWriter, Unstructured
-from .flags import FlagsGuard
+from .flags import FlagsGuard, FlagsMode
 from .fuse import fuse
 from .sink import sink
 from .region import (REGION_AFTER, REGION_GROWTH, REGION_LAST, collect, edges, nest,
                      static_exit_pcs)
 from .steps import Kind, Namespace, StepBuilder
 
-_RUNNING = CPURunState.RUNNING
 _NEVER = 1 << 62  # a budget never this large: "take the other path"
 # most instructions one call of a compiled unit runs (then it returns at a transition and
 # execute chains on, as the dispatcher would): its budget and chained-TB count share one
@@ -186,7 +185,7 @@ class PyJitBackend(Backend):
         edge_map = {} if checked else self._edges(unit)
         cell, verified = [True], self._vouch(unit, edge_map)
         variant = Variant(checked=checked, edges=edge_map, verified=frozenset(verified),
-                          loops=loops, transition_writeback=guard.mode == "call",
+                          loops=loops, transition_writeback=guard.mode is FlagsMode.CALL,
                           lookup_var=f"g{self._frontend.pc_slot}" if lookups else "")
         fl = flow(unit, variant)
         if sink(unit, variant, fl.entry_live, frozenset(f"g{s}" for s in guard.slots)):
@@ -205,8 +204,8 @@ class PyJitBackend(Backend):
             code.structured = False
         ipc, cnt = writer.tables()
         env = dict(ns.values)
-        env.update({"__builtins__": {}, "_GE": GuestException, "_KE": KeyError, "_RUN": _RUNNING,
-                    "_m": self.machine, "_fl": guard.tb_flags, "_chk": guard.check,
+        env.update({"__builtins__": {}, "_GE": GuestException, "_KE": KeyError,
+                    "_fl": guard.tb_flags, "_chk": guard.check,
                     "_sp": self._frontend.set_pc, "_IPC": ipc, "_CNT": cnt,
                     "_FALLOFF": self._falloff})
         for k, m in enumerate(unit.members):
@@ -320,8 +319,8 @@ class PyJitBackend(Backend):
 
     def _context(self) -> tuple:
         fe = self._frontend
-        self._ctx = (self.machine, fe, self.machine.translator.cache, fe.pc_slot,
-                     self._pc_direct, self.flags.mode == "fixed", fe.tb_flags)
+        self._ctx = (fe, self.machine.translator.cache, fe.pc_slot,
+                     self._pc_direct, self.flags.mode is FlagsMode.FIXED, fe.tb_flags)
         return self._ctx
 
     def execute(self, cpu, tb: TranslationBlock, budget: int):
@@ -329,7 +328,7 @@ class PyJitBackend(Backend):
         mmu, mm = self._mm.get(cpu) or (None, None)
         if mmu is not cpu.mmu:
             mm = self._mmu_view(cpu)
-        machine, fe, cache, pc_slot, pc_direct, fixed, tb_flags = self._ctx or self._context()
+        fe, cache, pc_slot, pc_direct, fixed, tb_flags = self._ctx or self._context()
         executed = 0
         chained = 0  # TBs entered through a chained goto_tb (counted as the dispatcher does)
         looked_up = 0  # TBs entered after exit_tb through the cache
@@ -348,8 +347,7 @@ class PyJitBackend(Backend):
                     slot, n, mi = self._run_cold(cpu, tb, code, rem, mm)
                 executed += n
                 # go on only where cpu_exec would run another TB of this slice
-                if (slot > EXIT_NOCHAIN or executed >= budget or cpu.work
-                        or machine.stop_requested or cpu.run_state is not _RUNNING):
+                if slot > EXIT_NOCHAIN or executed >= budget or cpu.exit_request:
                     break
                 pc = env[pc_slot] if pc_direct else fe.get_pc(cpu)
                 flags = 0 if fixed else tb_flags(cpu)
@@ -376,11 +374,10 @@ class PyJitBackend(Backend):
                 fe.restore_state_to_opc(cpu, insn_pc)
             self._count(cpu, chained, looked_up)
             raise
-        except BaseException:
-            # not the guest's: the run ends here; count what completed, as cpu_exec does
+        except BaseException as exc:
+            # not the guest's: the run ends here; cpu_exec counts what completed
+            exc.executed = executed
             self._count(cpu, chained, looked_up)
-            cpu.stats.insns += executed
-            machine.insns += executed
             raise
         if chained or looked_up:
             self._count(cpu, chained, looked_up)

@@ -19,14 +19,15 @@ the instructions run, and which TB of the unit it left from.
 * A transition (a ``goto_tb`` to a TB of the unit, the TB itself included) falls
   through to the next TB's code or continues a ``while`` loop (one per loop of TBs,
   see :meth:`FunctionWriter._member_dispatch`), taken only where ``core.exec.cpu_exec``
-  would have chained the same two TBs: budget left, no queued work, no stop request, the vCPU
-  running, the target valid and the current chain target, the TB flags equal (see
-  :mod:`.flags`).  Otherwise the unit returns and the dispatcher decides, as always.
-  ``w`` remembers that those checks passed and no Python outside the unit has run since
-  (only slow paths and calls run any, and they clear it); edges that were chained when
-  the unit was built are vouched for by the backend's cell ``_V``, cleared when any of
-  them is unchained or relinked, so under ``w`` a transition is a subtraction and a
-  compare.
+  would have chained the same two TBs: budget left, the vCPU's exit-request word clear
+  (``cpu.exit_request``: no queued work, no stop request, the vCPU running), the target
+  valid and the current chain target, the TB flags equal (see :mod:`.flags`).
+  Otherwise the unit returns and the dispatcher decides, as always.  ``w`` remembers
+  that those checks passed and no Python outside the unit has run since (only slow
+  paths and calls run any, and they clear it: only Python sets the word); edges that
+  were chained when the unit was built are vouched for by the backend's cell ``_V``,
+  cleared when any of them is unchained or relinked, so under ``w`` a transition is a
+  subtraction and a compare.
 * Guest exceptions leave with ``executed`` and the instruction's pc attached (``ip``
   indexes a table of the raising sites) for the backend to finish as the interpreter.
 
@@ -40,6 +41,7 @@ from core.ir import MemOp
 from core.softmmu import PAGE_BITS, PAGE_SIZE, TLB_SIZE, WORD_VIEWS
 
 from .analysis import Block, Flow, Member, Unit, Variant
+from .flags import FlagsMode
 from .lower import cond_expr
 from .peephole import merge_assignments
 from .steps import Kind, Step
@@ -61,20 +63,20 @@ class Unstructured(Exception):
 class FunctionWriter:
     """Writes the source of one variant of one unit."""
 
-    def __init__(self, unit: Unit, flow: Flow, variant: Variant, *, flags_mode: str,
+    def __init__(self, unit: Unit, flow: Flow, variant: Variant, *, flags_mode: FlagsMode,
                  member_flags: list[str], rewrites_flags: set[int],
                  flag_slots: tuple[int, ...] = (), paged_stores: bool = True):
         self.unit = unit
         self.flow = flow
         self.variant = variant
-        self.flags_mode = flags_mode  # "fixed", "witness" or "call" (see flags.FlagsGuard)
+        self.flags_mode = flags_mode  # how a transition checks the TB flags
         self.member_flags = member_flags  # source atom of each member's tb.flags
         self.rewrites_flags = rewrites_flags  # exits a store to a slot tb_flags reads may precede
         self.flag_slots = flag_slots  # the slots the flags snapshot holds (witness mode)
         self.paged_stores = paged_stores  # False: every store misses (see _access)
         self.loop = bool(variant.edges)
         self.multi = len(unit.members) > 1
-        self.track_w = self.loop and flags_mode == "witness"  # the flags snapshot is used
+        self.track_w = self.loop and flags_mode is FlagsMode.WITNESS  # the snapshot is used
         # the loops (member index ranges, see .region.nest) around the code being written,
         # innermost last; the function's own ``while`` is (0, last member)
         self.ranges: list[tuple[int, int]] = [(0, len(unit.members) - 1)]
@@ -427,7 +429,7 @@ class FunctionWriter:
         elif k is Kind.QST:
             self._store(st, depth)
         elif k is Kind.EXIT:
-            if self.variant.lookup_var and self.flags_mode != "call":
+            if self.variant.lookup_var and self.flags_mode is not FlagsMode.CALL:
                 self._lookup_exit(st, depth)
             else:
                 self._leave(st, EXIT_NOCHAIN, depth)
@@ -593,11 +595,11 @@ class FunctionWriter:
         """(checks ``w`` stands for, flag checks needed anyway) before entering a TB
         whose flags must be ``want``, leaving through exit ``st``."""
         src = self.member_of[st.uid]
-        state = ["not cpu.work", "not _m.stop_requested", "cpu.run_state is _RUN"]
+        state = ["not cpu.exit_request"]  # the vCPU's exit-request word (core.cpu)
         flags = []
-        if self.flags_mode == "call":
+        if self.flags_mode is FlagsMode.CALL:
             flags.append(f"_fl(cpu) == {want}")
-        elif self.flags_mode == "witness":
+        elif self.flags_mode is FlagsMode.WITNESS:
             # the snapshot: the flags tb_flags gave with the slots it read then; equal
             # slots now mean the same flags.  Else ask again (which renews the snapshot).
             snap = " and ".join([f"_sn[0] == {want}"] + [f"env[{s}] == _sn[{k + 1}]"
@@ -660,9 +662,9 @@ class FunctionWriter:
     def _transition(self, st: Step, depth: int, tail: bool = False) -> None:
         """Jump to the unit's TB ``j`` where the dispatcher would chain to it, else leave.
 
-        ``w`` says no Python ran outside the unit since the last full check (queued work,
-        stop request, run state, flags, ``_V``): nothing else can change those.  An edge
-        not chained when the unit was built (a TB's self-loop compiled before its first
+        ``w`` says no Python ran outside the unit since the last full check (the
+        exit-request word, flags, ``_V``): nothing else can change those.  An edge not
+        chained when the unit was built (a TB's self-loop compiled before its first
         chaining, say) checks its chain every time: ``_J[slot] is _T`` also says the target
         is valid, since invalidating a TB unchains it (``Translator._invalidate``).
         """
@@ -670,7 +672,7 @@ class FunctionWriter:
         j = self.variant.edges[st.uid]
         dirty = self.flow.dirty[st.uid]
         slot = st.value
-        if self.flags_mode == "call":  # tb_flags may read any slot: env must be current
+        if self.flags_mode is FlagsMode.CALL:  # tb_flags may read any slot: env must be current
             self._writeback(dirty, depth)
         # one subtraction: the TB's instructions from the budget, one more chained TB
         if self.flow.counts is None:

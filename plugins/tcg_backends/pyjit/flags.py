@@ -21,9 +21,24 @@ and ``tb_flags`` called at every jump.
 
 from __future__ import annotations
 
+import enum
 from typing import Any, Callable
 
 from core.frontend import Frontend
+
+
+class FlagsMode(enum.Enum):
+    """How generated code knows the TB flags before a chained jump (see the module
+    docstring); chosen once per machine by :class:`FlagsGuard`."""
+
+    FIXED = "fixed"
+    """The frontend keeps the base class's ``tb_flags`` (always 0): nothing to check."""
+    WITNESS = "witness"
+    """``tb_flags`` reads only non-global ``env`` slots: compare those slots with the
+    vCPU's snapshot, and probe ``tb_flags`` again only when they differ."""
+    CALL = "call"
+    """The exact fallback (``tb_flags`` reads a global or more than ``env``): globals
+    written back and ``tb_flags`` called at every jump."""
 
 
 class _Refused(Exception):
@@ -68,8 +83,7 @@ def probe(tb_flags: Callable[[Any], int], cpu: Any) -> tuple[int, frozenset[int]
 class FlagsGuard:
     """The frontend's ``tb_flags`` as the generated code needs it.
 
-    ``mode`` is ``"fixed"`` (the base class's: always 0, nothing to check), ``"witness"``
-    (probe when the witness is lost) or ``"call"`` (the exact fallback).
+    ``mode`` is a :class:`FlagsMode`.
     """
 
     def __init__(self, frontend: Frontend, cpu: Any, global_slots: frozenset[int]):
@@ -78,13 +92,13 @@ class FlagsGuard:
         self.slots: frozenset[int] = frozenset()
         self.ordered: tuple[int, ...] = ()
         if type(frontend).tb_flags is Frontend.tb_flags:
-            self.mode = "fixed"
+            self.mode = FlagsMode.FIXED
             return
         learnt = probe(self.tb_flags, cpu) if cpu is not None else None
         if learnt is None or learnt[1] & global_slots:
-            self.mode = "call"
+            self.mode = FlagsMode.CALL
         else:
-            self.mode = "witness"
+            self.mode = FlagsMode.WITNESS
             self.slots = learnt[1]
         self.ordered = tuple(sorted(self.slots))
 
