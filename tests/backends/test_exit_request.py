@@ -28,7 +28,7 @@ from core.machine import RAM_BASE, Machine
 from core.plugins import PluginManager
 from core.softmmu import tlb_flush
 from tests import toyisa
-from tests.arm.workload_cases import WORKLOADS, run_machine
+from tests.support.arm_workloads import WORKLOADS, run_machine
 
 POKE = 0x30
 N = 1000  # loop iterations
