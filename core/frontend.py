@@ -65,8 +65,8 @@ class Frontend(abc.ABC):
       ``"EM_RISCV"``) and class (32 or 64) of the programs this guest runs; the loader
       refuses any other ELF with a one-line error.
 
-    The defaults are QEMU's arm ``virt`` board and 32-bit ARM ELF files, what the first
-    frontend (``arm``) relies on; any other guest sets all three.
+    Core assumes no guest: every frontend sets ``ram_base`` and ``elf_machine`` (the
+    registry refuses one that does not); ``elf_class`` defaults to 32.
 
     Its exceptions (see docs/writing-a-frontend.md, "Exceptions"):
 
@@ -81,8 +81,8 @@ class Frontend(abc.ABC):
     layout: StateLayout
     pc_slot: int = 0
     insn_align: ClassVar[int] = 4
-    ram_base: ClassVar[int] = 0x4000_0000
-    elf_machine: ClassVar[str] = "EM_ARM"
+    ram_base: ClassVar[int]
+    elf_machine: ClassVar[str]
     elf_class: ClassVar[int] = 32
     exception_kinds: ClassVar[type[ExceptionKind]] = EXCP
     fault_names: ClassVar[Mapping[ExceptionKind, str]] = {}

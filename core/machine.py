@@ -27,14 +27,10 @@ from .translator import Translator
 if TYPE_CHECKING:
     from .loader import LoadedImage
 
-RAM_BASE = Frontend.ram_base  # QEMU arm virt, the default board (tests and tools import it)
-
-
 def guest_elf(frontend_cls: type) -> tuple[str, int]:
-    """The ELF ``(e_machine, class)`` a frontend class runs (the Frontend defaults for a
-    frontend that does not subclass it)."""
-    return (getattr(frontend_cls, "elf_machine", Frontend.elf_machine),
-            getattr(frontend_cls, "elf_class", Frontend.elf_class))
+    """The ELF ``(e_machine, class)`` a frontend class runs (the registry has checked
+    that it names its ``elf_machine``; the class defaults to 32)."""
+    return frontend_cls.elf_machine, getattr(frontend_cls, "elf_class", Frontend.elf_class)
 
 
 # generation-1 collections between full ones while a machine runs (CPython's default: 10)
@@ -57,7 +53,7 @@ class Machine:
         # the guest's board, as its frontend declares it: where RAM is, which ELF it runs
         elf_machine, elf_class = guest_elf(fe_cls)
         self.memory = SystemMemory(elf_machine, elf_class)
-        self.ram = self.memory.add_ram("ram", getattr(fe_cls, "ram_base", Frontend.ram_base),
+        self.ram = self.memory.add_ram("ram", fe_cls.ram_base,
                                        config.machine.ram_size)
         self.platform: Any = None  # set by a platform plugin/frontend (PSCI, semihosting)
         self.stop_requested = False

@@ -79,7 +79,19 @@ class Registry:
     # the registration API plugins call ------------------------------------------------
 
     def add_frontend(self, cls: type) -> None:
-        """Register a :class:`core.frontend.Frontend` subclass under ``cls.name``."""
+        """Register a :class:`core.frontend.Frontend` subclass under ``cls.name``.
+
+        Core assumes no guest, so the class must say where its RAM is and which ELF files
+        it runs (``ram_base``, ``elf_machine``).
+        """
+        name = getattr(cls, "name", None)
+        missing = [attr for attr, kind in (("ram_base", int), ("elf_machine", str))
+                   if not isinstance(getattr(cls, attr, None), kind)]
+        if missing:
+            raise PluginError(f"plugin {self.current_plugin!r}: frontend {name!r} "
+                              f"({getattr(cls, '__qualname__', cls)}) does not set "
+                              f"{' and '.join(missing)} (where its RAM is, which ELF "
+                              "e_machine it runs, e.g. 0x40000000 and 'EM_ARM')")
         self.frontends.add(getattr(cls, "name", None), cls, self.current_plugin)
 
     def add_backend(self, cls: type) -> None:

@@ -36,7 +36,8 @@ from core.exec import cpu_exec
 from core.hookspecs import hookimpl
 from core.ir import BASE_OPS, I32, I64, CallFlag, Helper, OpDef, OpFlag, OpTable, \
     TranslationBlock
-from core.machine import RAM_BASE, Machine
+from core.machine import Machine
+from tests.toyisa import RAM_BASE
 from core.memory_policy import MemoryPolicy
 from core.plugins import PluginManager
 from core.softmmu import PAGE_SIZE, TLB_EXCL, TLB_SIZE

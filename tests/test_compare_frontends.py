@@ -12,7 +12,7 @@ from core import compare as cmp
 from core.config import parse_config
 from core.errors import PluginError, TcglabError
 from core.loader import LoaderError
-from core.machine import RAM_BASE
+from tests.toyisa import RAM_BASE
 from tests.support.hightoy import EM_ARM, EM_RISCV, HIGH_RAM, elf, halt_program, plugins
 
 

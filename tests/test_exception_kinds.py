@@ -14,7 +14,8 @@ from core.config import parse_config
 from core.cpu import EXCP, FIRST_CORE_EXCP, ExceptionKind
 from core.errors import GuestError
 from core.hookspecs import hookimpl
-from core.machine import RAM_BASE, Machine
+from core.machine import Machine
+from tests.toyisa import RAM_BASE
 from core.plugins import PluginManager
 from tests import toyisa
 from tests.support.toy import toy_machine

@@ -14,7 +14,7 @@ import threading
 import pytest
 
 from core.ir import MemOp
-from core.machine import RAM_BASE
+from tests.toyisa import RAM_BASE
 from core.softmmu import PAGE_BITS, PAGE_MASK, TLB_EXCL, TLB_SIZE
 from plugins.atomic_strategies.exclusive_bitmap import DIRTY_MEMORY_EXCLUSIVE
 from tests.support.llsc import FLAGS, ITERS, OTHER_PAGE, X, handshake_program, increment_loop

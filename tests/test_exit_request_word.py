@@ -13,7 +13,8 @@ from core.config import parse_config
 from core.cpu import (EXIT_REQUEST_BACKEND, EXIT_REQUEST_IDLE, EXIT_REQUEST_STOP,
                       EXIT_REQUEST_WORK, CPURunState, cpu_exit)
 from core.exec import cpu_exec
-from core.machine import RAM_BASE, Machine
+from core.machine import Machine
+from tests.toyisa import RAM_BASE
 from core.plugins import PluginManager
 from tests import toyisa
 

@@ -12,16 +12,31 @@ from __future__ import annotations
 
 import pytest
 
+from core.errors import PluginError
+from core.frontend import Frontend
 from core.loader import LoaderError, elf_identity, load_elf
-from core.machine import RAM_BASE
+from core.registry import Registry
 from core.softmmu import SystemMemory
+from tests.toyisa import RAM_BASE
 from tests.support.hightoy import EM_ARM, EM_RISCV, HIGH_RAM, elf, halt_program, machine
 
 
 def test_frontend_declares_ram_base():
     m = machine("hightoy")
     assert (m.ram.base, m.ram.size) == (HIGH_RAM, 1 << 20)
-    assert machine("toy").ram.base == RAM_BASE  # the default: QEMU arm virt
+    assert machine("toy").ram.base == RAM_BASE  # the toy ISA's own choice
+
+
+@pytest.mark.parametrize("declared, missing", [({}, "ram_base and elf_machine"),
+                                               ({"ram_base": 0x8000_0000}, "elf_machine"),
+                                               ({"elf_machine": "EM_RISCV"}, "ram_base")])
+def test_a_frontend_that_does_not_say_where_its_ram_is_is_refused(declared, missing):
+    # core has no default guest: no ARM board to fall back on
+    undeclared = type("Undeclared", (Frontend,), {"name": "undeclared", **declared})
+    with pytest.raises(PluginError) as err:
+        Registry().add_frontend(undeclared)
+    assert "\n" not in str(err.value)
+    assert f"frontend 'undeclared' (Undeclared) does not set {missing}" in str(err.value)
 
 
 def test_loader_checks_the_guests_elf_machine(tmp_path):

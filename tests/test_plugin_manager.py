@@ -20,7 +20,8 @@ from core.config import parse_config
 from core.errors import IRError, PluginError, TcglabError
 from core.hookspecs import hookimpl
 from core.ir import TranslationBlock
-from core.machine import RAM_BASE, Machine
+from core.machine import Machine
+from tests.toyisa import RAM_BASE
 from core.plugins import AUTOLOAD_ENV, BUILTIN_PLUGINS, PluginManager
 from core.registry import calling_plugin
 from tests import toyisa

@@ -24,7 +24,8 @@ from core.config import option, parse_config
 from core.errors import ConfigError, PluginError
 from core.hookspecs import hookimpl
 from core.ir import BASE_OPS, I32, OpDef, OpFlag, TranslationBlock
-from core.machine import RAM_BASE, Machine
+from core.machine import Machine
+from tests.toyisa import RAM_BASE
 from core.memory_policy import MemoryPolicy
 from core.plugins import AUTOLOAD_ENV, BUILTIN_PLUGINS, PluginManager
 from plugins.tcg_backends.interp import InterpBackend

@@ -22,7 +22,8 @@ from core.exec import cpu_exec
 from core.hookspecs import hookimpl
 from core.ir import I32, CallFlag, Cond, Helper, OpDef, OpFlag, TranslationBlock, cond_eval
 from core.loader import load_elf
-from core.machine import RAM_BASE, Machine
+from core.machine import Machine
+from tests.toyisa import RAM_BASE
 from core.plugins import PluginManager
 from plugins.tcg_backends.pyjit import CompiledTB, PyJitBackend
 from plugins.tcg_backends.pyjit.flags import FlagsMode

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from core.cpu import EXCP, GuestFault
 from core.errors import GuestError, TcglabError
 from core.ir import MemOp
-from core.machine import RAM_BASE
+from tests.toyisa import RAM_BASE
 from core.softmmu import (PAGE_BITS, PAGE_MASK, PAGE_SIZE, TLB_EMPTY, TLB_EXCL, TLB_FLAGS, TLB_MMIO,
                           TLB_NOTDIRTY, TLB_SIZE, RamList, SystemMemory, tlb_flush,
                           tlb_flush_page)

@@ -22,7 +22,8 @@ import core.cli as cli
 from core.config import parse_config
 from core.errors import TcglabError
 from core.hookspecs import hookimpl
-from core.machine import RAM_BASE, Machine
+from core.machine import Machine
+from tests.toyisa import RAM_BASE
 from core.plugins import PluginManager
 from core.trace import LOG_ITEMS, PLUGIN_NAME, SEPARATOR, TBLog
 from tests import toyisa

@@ -10,7 +10,8 @@ from core.config import option, parse_config
 from core.errors import ConfigError, GuestError
 from core.hookspecs import hookimpl
 from core.ir import MemOp, TranslationBlock
-from core.machine import RAM_BASE, Machine
+from core.machine import Machine
+from tests.toyisa import RAM_BASE
 from core.plugins import PluginManager
 from core.softmmu import PAGE_SIZE
 from plugins.tcg_backends.interp import InterpBackend

@@ -45,6 +45,9 @@ OPS = {"MOVI": 1, "MOVHI": 2, "ADD": 3, "ADDI": 4, "LDW": 5, "STW": 6, "LL": 7, 
        "BZ": 16, "CPUID": 17, "TRAP": 18}
 NAMES = {v: k for k, v in OPS.items()}
 
+#: Where toy machines have RAM: where QEMU's arm virt board has it, so ARM-shaped tests fit.
+RAM_BASE = 0x4000_0000
+
 
 def enc(op: str, rd: int = 0, ra: int = 0, imm: int = 0) -> int:
     return (OPS[op] << 24) | (rd << 20) | (ra << 16) | (imm & 0xFFFF)
@@ -106,6 +109,8 @@ class ToyFrontend(Frontend):
     """The test ISA above."""
 
     name = "toy"
+    ram_base = RAM_BASE  # where QEMU's arm virt board has it, so ARM-shaped tests fit
+    elf_machine = "EM_ARM"  # the toy ISA has no ELF of its own; tests load ARM files
     exception_kinds = ToyExcp
     fault_names = {EXCP.FETCH_FAULT: "prefetch abort", EXCP.DATA_FAULT: "data abort"}
 
@@ -114,7 +119,7 @@ class ToyFrontend(Frontend):
         layout = StateLayout()
         for i in range(16):
             layout.add(f"r{i}")
-        self.pc_slot = layout.add("pc", reset=0x4000_0000)
+        self.pc_slot = layout.add("pc", reset=RAM_BASE)
         self.cpuid_slot = layout.add("cpuid")
         self.layout = layout
         self.r = [layout.globals[f"r{i}"] for i in range(16)]

@@ -25,7 +25,7 @@ from . import cpu as arm
 from . import helpers as h
 from .decode import A32, A32_UNCOND
 from .disas import disas as _disas
-from .platform import ArmPlatformOptions, VirtPlatform
+from .platform import VIRT_RAM_BASE, ArmPlatformOptions, VirtPlatform
 from .translate import ArmDisas
 
 if TYPE_CHECKING:
@@ -37,6 +37,9 @@ class ArmFrontend(Frontend):
 
     name = "arm"
     insn_align = 4
+    ram_base = VIRT_RAM_BASE
+    elf_machine = "EM_ARM"
+    elf_class = 32
     exception_kinds = arm.ArmExcp
     fault_names = arm.FAULT_NAMES
     Options = ArmPlatformOptions  # [plugins.arm]: the board's options

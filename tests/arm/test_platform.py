@@ -22,7 +22,8 @@ from core.cpu import EXCP, CpuLoopExit, CPURunState, GuestException
 from core.errors import ConfigError, GuestError
 from core.hookspecs import hookimpl
 from core.loader import LoadedImage
-from core.machine import RAM_BASE, Machine
+from core.machine import Machine
+from plugins.arm.platform import VIRT_RAM_BASE as RAM_BASE
 from core.plugins import BUILTIN_PLUGINS, PluginManager
 from plugins.arm.cpu import ArmExcp
 from plugins.arm.platform import (PSCI_AFFINITY_INFO, PSCI_CPU_OFF, PSCI_CPU_ON,

@@ -16,7 +16,7 @@ import pytest
 from core.cpu import CpuLoopExit
 from core.errors import GuestError
 from core.ir import MemOp
-from core.machine import RAM_BASE
+from plugins.arm.platform import VIRT_RAM_BASE as RAM_BASE
 from core.softmmu import PAGE_SIZE
 from plugins.arm import semihosting as sh
 from plugins.arm.cpu import ArmExcp

@@ -24,7 +24,8 @@ from core.errors import TcglabError
 from core.frontend import DisasContext
 from core.hookspecs import hookimpl
 from core.ir import I32, Helper
-from core.machine import RAM_BASE, Machine
+from core.machine import Machine
+from tests.toyisa import RAM_BASE
 from core.plugins import PluginManager
 from core.softmmu import tlb_flush
 from tests import toyisa

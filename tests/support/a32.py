@@ -14,7 +14,8 @@ from typing import Any
 from core.config import parse_config
 from core.cpu import CPURunState
 from core.errors import GuestError
-from core.machine import RAM_BASE, Machine
+from core.machine import Machine
+from plugins.arm.platform import VIRT_RAM_BASE as RAM_BASE
 from core.plugins import PluginManager
 from tests.support.oracles import oracle_module
 

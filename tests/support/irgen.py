@@ -61,7 +61,8 @@ from core.ir import (
     make_oi,
     memop_align_mask,
 )
-from core.machine import RAM_BASE, Machine
+from core.machine import Machine
+from tests.toyisa import RAM_BASE
 from core.plugins import PluginManager
 from core.softmmu import PAGE_MASK, PAGE_SIZE
 from plugins.llsc import SIZES as LLSC_SIZES
@@ -106,6 +107,8 @@ class IRGenFrontend(Frontend):
     """The CPU state generated TBs run on; it translates no guest code (TBs are built by hand)."""
 
     name = "irgen"
+    ram_base = RAM_BASE
+    elf_machine = "EM_ARM"  # loads no ELF; any name will do
     exception_kinds = IRGenExcp
 
     def __init__(self, machine: Machine):

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from core.config import parse_config
-from core.machine import RAM_BASE, Machine
+from core.machine import Machine
+from tests.toyisa import RAM_BASE
 from core.plugins import PluginManager
 from tests import toyisa
 

@@ -14,7 +14,8 @@ import struct
 from core.cpu import CpuLoopExit, CPURunState
 from plugins.arm.cpu import ArmExcp
 from core.loader import LoadedImage
-from core.machine import RAM_BASE, Machine
+from core.machine import Machine
+from plugins.arm.platform import VIRT_RAM_BASE as RAM_BASE
 from plugins.arm.platform import ArmPlatformOptions, VirtPlatform
 from plugins.arm.semihosting import SYS_ERRNO, SYS_OPEN, SYS_READ, SYS_WRITE
 from tests.support.toy import DATA, toy_machine
