@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import NamedTuple
 
-from conftest import WORKLOADS, run_workload
+from rvsupport import WORKLOADS, run_workload
 
 
 class Case(NamedTuple):

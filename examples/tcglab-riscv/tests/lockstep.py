@@ -10,7 +10,7 @@ registers and all of RAM are copied to unicorn (counted as a sync, never compare
 
 from __future__ import annotations
 
-from conftest import RAM, rv_machine
+from rvsupport import RAM, rv_machine
 
 from core.exec import cpu_exec
 from tcglab_riscv.disas import disas

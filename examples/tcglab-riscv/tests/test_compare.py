@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import plugins
+from rvsupport import plugins
 
 from core import cli
 from core import compare as cmp

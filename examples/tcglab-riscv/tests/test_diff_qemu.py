@@ -16,7 +16,7 @@ import subprocess
 
 import pytest
 from cases import Case, cases, deterministic, run_tcglab
-from conftest import WORKLOADS, need
+from rvsupport import WORKLOADS, need
 
 QEMU = shutil.which("qemu-system-riscv32")
 

@@ -15,7 +15,7 @@ import os
 import random
 
 import pytest
-from conftest import DATA, RAM, WORKLOADS, need, rv_machine
+from rvsupport import DATA, RAM, WORKLOADS, need, rv_machine
 
 try:
     import unicorn

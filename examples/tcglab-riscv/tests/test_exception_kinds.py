@@ -4,7 +4,7 @@ another guest's: ecall, ebreak and the semihosting call, handled and unhandled."
 from __future__ import annotations
 
 import pytest
-from conftest import CODE, reg, rv_machine, run_snippet
+from rvsupport import CODE, reg, rv_machine, run_snippet
 from rvasm import asm
 
 from core.cpu import EXCP

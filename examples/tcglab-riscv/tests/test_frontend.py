@@ -4,7 +4,7 @@ must hold under every memory policy (AMOs against reservations), traps and error
 from __future__ import annotations
 
 import pytest
-from conftest import CODE, DATA, plugins, read32, reg, run_snippet, rv_machine
+from rvsupport import CODE, DATA, plugins, read32, reg, run_snippet, rv_machine
 from rvasm import asm
 
 from core.cpu import CPURunState

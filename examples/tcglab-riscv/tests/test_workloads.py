@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 from cases import cases, run_tcglab
-from conftest import WORKLOADS, plugins, run_workload
+from rvsupport import WORKLOADS, plugins, run_workload
 
 REGISTRY = plugins().registry
 BACKENDS = [name for name, _c, _p in REGISTRY.backends]
