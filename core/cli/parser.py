@@ -42,10 +42,10 @@ tcglab's options go before PROGRAM: everything after it is passed to the guest
 The flags are config overrides applied after --config and --set:
 {overrides}
 
-Exit status: the guest's (SYS_EXIT_EXTENDED status modulo 256, SYS_EXIT 0 or 1, 0 for
-PSCI SYSTEM_OFF); {EXIT_STOPPED} if the guest stopped without exiting (deadlock, or every
-vCPU off); {EXIT_MAX_INSNS} if --max-insns ran out first; 1 for a guest fault; 2 for a bad
-program, config or option.
+Exit status: the guest's own, modulo 256, as its platform reports it (0 when the guest
+powers the machine off); {EXIT_STOPPED} if the guest stopped without exiting (deadlock, or
+every vCPU off); {EXIT_MAX_INSNS} if --max-insns ran out first; 1 for a guest fault; 2 for a
+bad program, config or option.
 """
 
 

@@ -51,6 +51,7 @@ from typing import TYPE_CHECKING, Callable
 from core.cpu import CPUState, GuestFault
 from core.errors import ConfigError, GuestError
 from core.ir import M32, MemOp
+from core.softmmu import PAGE_MASK, PAGE_SIZE
 
 if TYPE_CHECKING:
     from .platform import VirtPlatform
@@ -327,7 +328,7 @@ class Semihosting:
         """A NUL-terminated string (without the NUL), read page by page."""
         out = bytearray()
         while True:
-            chunk_len = 0x1000 - (addr & 0xFFF)
+            chunk_len = PAGE_SIZE - (addr & (PAGE_SIZE - 1))
             if addr + chunk_len > 1 << 32:
                 raise self._bad_address(cpu, addr, 1, what)
             try:
@@ -347,7 +348,7 @@ class Semihosting:
         ram = self.machine.memory.ram_list
         if size and (addr + size > 1 << 32 or any(
                 ram.find(a) is None
-                for a in (*range(addr & ~0xFFF, addr + size, 0x1000), addr + size - 1))):
+                for a in (*range(addr & PAGE_MASK, addr + size, PAGE_SIZE), addr + size - 1))):
             raise self._bad_address(cpu, addr, size, what)
 
     def write_mem(self, cpu: CPUState, addr: int, data: bytes, what: str = "buffer") -> None:

@@ -34,7 +34,7 @@ from attrs import define
 
 from core.softmmu import PAGE_BITS, TLB_BITS, TLB_SIZE
 
-PAGE = 0x1000
+PAGE = 0x1000  # the host's page (unicorn maps whole 4 KiB pages), not the guest's PAGE_SIZE
 
 STOP_ADDR = 0x0000_F000
 TRAP_BASE = 0x0001_0000
