@@ -123,6 +123,21 @@ def op_graph(ops: Sequence[Op]) -> Graph:
     return graph(len(ops), lambda i: _op_label(ops[i]), lambda i: _op_jump(ops[i]))
 
 
+def branches_back(ops: Sequence[Op]) -> bool:
+    """True if a branch among ``ops`` may jump back: to a label set before it, or to one
+    set nowhere (which cannot be shown to lie ahead).  Without such a branch every op runs
+    at most once per run of the TB, which lets a backend bound a TB's instructions
+    statically (pyjit) or know each op runs in program order (arm-host)."""
+    label_at = {op.args[0].id: i for i, op in enumerate(ops)
+                if op.opdef.sets_label and isinstance(op.args[0], Label)}
+    for i, op in enumerate(ops):
+        if op.opdef.branch:
+            target = op.args[-1]
+            if isinstance(target, Label) and label_at.get(target.id, -1) <= i:
+                return True
+    return False
+
+
 def reachable(succs: Edges, entries: Iterable[Block]) -> set:
     """The blocks reachable from ``entries`` (included) along ``succs``."""
     seen: set = set()
@@ -185,4 +200,4 @@ def _solve(order, inputs, dependents, transfer, reverse: bool) -> dict:
     return value
 
 
-__all__ = ["Graph", "graph", "op_graph", "reachable", "predecessors", "backward", "forward"]
+__all__ = ["Graph", "graph", "op_graph", "branches_back", "reachable", "predecessors", "backward", "forward"]

@@ -190,3 +190,23 @@ def test_reachable_and_predecessors_on_a_map_of_any_blocks():
 def test_an_empty_sequence_has_no_blocks():
     graph = flow.graph(0, lambda i: None, lambda i: None)
     assert graph.blocks == [] and graph.backward(lambda b, out: out) == {}
+
+
+
+def test_a_loop_branches_back():
+    tb, _g, _t0, _t2 = loop_tb()
+    assert flow.branches_back(tb.ops)
+
+
+def test_forward_branches_and_a_branch_to_a_label_set_nowhere():
+    tb, b, g, _table = new_tb()
+    skip = b.new_label()
+    b.insn_start(PC)
+    b.brcond(Cond.EQ, g["r0"], 0, skip)  # forward: runs each op at most once
+    b.movi(g["r1"], 1)
+    b.set_label(skip)
+    b.exit_tb(0)
+    assert not flow.branches_back(tb.ops)
+    b.brcond(Cond.NE, g["r1"], 0, b.new_label())
+    # a label never set cannot be shown to lie ahead: the conservative answer
+    assert flow.branches_back(tb.ops)

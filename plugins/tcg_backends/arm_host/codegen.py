@@ -25,6 +25,7 @@ from attrs import define, field
 
 from core.backend import EXIT_BUDGET, EXIT_NOCHAIN
 from core.errors import TcglabError
+from core.flow import branches_back
 from core.ir import (
     I32,
     I64,
@@ -78,17 +79,6 @@ class HostCode:
         return self.text.replace(PREFIX, label)
 
 
-def _has_backward_branch(tb: TranslationBlock) -> bool:
-    seen: set[int] = set()
-    for op in tb.ops:
-        if op.name == "set_label":
-            seen.add(op.args[0].id)
-        elif op.opdef.branch:
-            if op.split()[2][-1].id in seen:
-                return True
-    return False
-
-
 def _branches_skip_insns(tb: TranslationBlock) -> bool:
     """True if a branch jumps over (or back across) an insn_start.
 
@@ -136,7 +126,7 @@ class TBCodegen(DataOps):
         # there and no op on the way may have written CPU state (see op_goto_tb).
         self.pc_slot = pc_slot
         # with loops, no path tracking: the whole TB decides
-        self._always_written = _has_backward_branch(tb) and \
+        self._always_written = branches_back(tb.ops) and \
             any(op.writes_state for op in tb.ops)
         self.state_written = self._always_written  # on the paths reaching the current op
         self._written_at_label: dict[int, bool] = {}

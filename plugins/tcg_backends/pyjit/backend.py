@@ -29,8 +29,9 @@ from core.backend import EXIT_NOCHAIN, Backend
 from core.config import option
 from core.cpu import GuestException
 from core.errors import TcglabError
+from core.flow import branches_back
 from core.frontend import Frontend
-from core.ir import Label, Temp, TempKind, TranslationBlock
+from core.ir import Temp, TempKind, TranslationBlock
 
 from . import tier0
 from .analysis import Member, Unit, Variant, flag_writes_before, flow, member
@@ -110,17 +111,12 @@ class PyJitBackend(Backend):
 
     def compile(self, tb: TranslationBlock) -> None:
         """Check every op can run and cache a CompiledTB; code is generated when hot."""
-        label_at = {op.args[0].id: i for i, op in enumerate(tb.ops) if op.name == "set_label"}
-        bounded = True
-        for i, op in enumerate(tb.ops):
+        for op in tb.ops:
             d = op.opdef
             if d.impl is None:
                 raise TcglabError(f"{self.name}: op {d.name!r} has no native lowering and no "
                                   "reference semantics (impl) to call")
-            if d.branch:
-                label = op.args[-1]
-                if isinstance(label, Label) and label_at.get(label.id, -1) <= i:
-                    bounded = False
+        bounded = not branches_back(tb.ops)
         bound = sum(1 for op in tb.ops if op.name == "insn_start") if bounded else _NEVER
         tb.compiled = CompiledTB(bound, members=(tb,))
 
