@@ -173,6 +173,9 @@ def to_signed(v: int, bits: int) -> int:
 # --------------------------------------------------------------------------- MemOp
 
 
+MO_ASHIFT = 5  # where MemOp's alignment field starts (QEMU's MO_ASHIFT)
+
+
 class MemOp(enum.IntFlag):
     """Size, sign, endianness and alignment of a guest memory access (TCG's MemOp).
 
@@ -189,12 +192,12 @@ class MemOp(enum.IntFlag):
     MO_SIGN = 4
     MO_BSWAP = 8
     # alignment: 0 = unaligned allowed, MO_ALIGN = natural, MO_ALIGN_n = n bytes
-    MO_ALIGN_2 = 1 << 5
-    MO_ALIGN_4 = 2 << 5
-    MO_ALIGN_8 = 3 << 5
-    MO_ALIGN_16 = 4 << 5
-    MO_ALIGN = 7 << 5
-    MO_AMASK = 7 << 5
+    MO_ALIGN_2 = 1 << MO_ASHIFT
+    MO_ALIGN_4 = 2 << MO_ASHIFT
+    MO_ALIGN_8 = 3 << MO_ASHIFT
+    MO_ALIGN_16 = 4 << MO_ASHIFT
+    MO_ALIGN = 7 << MO_ASHIFT
+    MO_AMASK = MO_ALIGN  # the whole field
 
     UB = MO_8
     SB = MO_8 | MO_SIGN
