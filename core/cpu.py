@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from attrs import define, field
 
 from .counters import Counters, counter
+from .errors import PluginError
 from .ir import I32, CallFlag, Helper, Temp, TempKind, TempType
 
 if TYPE_CHECKING:
@@ -55,11 +56,17 @@ class ExceptionKind(enum.IntEnum):
 
     @classmethod
     def of(cls, number: int) -> "ExceptionKind":
-        """The kind numbered ``number``: one of core's, else one of ``cls`` (ValueError if
-        neither declares it)."""
-        if number >= FIRST_CORE_EXCP:
-            return EXCP(number)
-        return cls(number)
+        """The kind numbered ``number``: one of core's, else one of ``cls``.
+
+        A number neither declares is the frontend's mistake (an IR constant or a helper
+        naming a kind it never declared): a one-line error naming the class."""
+        try:
+            return EXCP(number) if number >= FIRST_CORE_EXCP else cls(number)
+        except ValueError:
+            where = EXCP if number >= FIRST_CORE_EXCP else cls
+            raise PluginError(f"exception number {number:#x} is not a kind of "
+                              f"{where.__module__}.{where.__qualname__} (declared: "
+                              f"{', '.join(f'{k.name}={int(k):#x}' for k in where)})") from None
 
 
 class EXCP(ExceptionKind):

@@ -56,9 +56,9 @@ class Machine:
         self.ram = self.memory.add_ram("ram", fe_cls.ram_base,
                                        config.machine.ram_size)
         self.platform: Any = None  # set by a platform plugin/frontend (PSCI, semihosting)
-        self.stop_requested = False
+        self._stop_requested = False  # no vCPU to tell yet: set directly, not by the setter
         self.exit_status = 0
-        self.exit_reason = ""
+        self.exit_reason: RunReason | None = None
         self.exclusive_cpu: CPUState | None = None
         self.current_cpu: CPUState | None = None
 
@@ -135,14 +135,19 @@ class Machine:
         # every vCPU leaves its TBs at its next TB boundary (as QEMU kicks them all)
         self._stop_requested = value
         if value:
-            for cpu in getattr(self, "cpus", ()):
+            for cpu in self.cpus:
                 cpu_exit(cpu, EXIT_REQUEST_STOP)
 
-    def request_exit(self, status: int = 0, reason: str = "exit") -> None:
-        """Stop the run after the current instruction with ``status`` as the guest's exit."""
+    def request_exit(self, status: int = 0,
+                     reason: RunReason | str = RunReason.EXIT) -> None:
+        """Stop the run after the current instruction with ``status`` as the guest's exit.
+
+        ``reason`` is checked here, where the platform asks, so that a reason no run ends
+        for is a one-line error at the call rather than after the run.
+        """
+        self.exit_reason = RunReason.parse(reason)
         self.stop_requested = True
         self.exit_status = status
-        self.exit_reason = reason
 
     # ---- the run ------------------------------------------------------------------------
 
@@ -172,7 +177,7 @@ class Machine:
         started = time.perf_counter()
         reason, message = "", ""
         while True:
-            if self.stop_requested:
+            if self._stop_requested:
                 reason = self.exit_reason or RunReason.EXIT
                 break
             if max_insns and self.insns >= max_insns:

@@ -12,7 +12,7 @@ import pytest
 
 from core.config import parse_config
 from core.cpu import EXCP, FIRST_CORE_EXCP, ExceptionKind
-from core.errors import GuestError
+from core.errors import GuestError, PluginError
 from core.hookspecs import hookimpl
 from core.machine import Machine
 from tests.toyisa import RAM_BASE
@@ -57,8 +57,13 @@ def test_core_kinds_are_only_the_generic_ones():
 def test_of_resolves_core_numbers_to_core_kinds_and_the_rest_to_the_frontend():
     assert ToyExcp.of(int(EXCP.YIELD)) is EXCP.YIELD
     assert ToyExcp.of(2) is ToyExcp.TRAP
-    with pytest.raises(ValueError):
-        ToyExcp.of(99)
+    with pytest.raises(PluginError) as err:
+        ToyExcp.of(99)  # the frontend's mistake, said in one line
+    assert "\n" not in str(err.value)
+    assert "exception number 0x63 is not a kind of tests.toyisa.ToyExcp (declared: " in \
+        str(err.value)
+    with pytest.raises(PluginError, match="0x10099 is not a kind of core.cpu.EXCP"):
+        ToyExcp.of(0x10099)
 
 
 def test_a_frontend_kind_in_core_numbers_is_refused_when_declared():

@@ -12,6 +12,7 @@ from core import compare as cmp
 from core.config import parse_config
 from core.errors import TcglabError
 from core.outcome import RunReason, RunResult, describe, failed_run
+from tests.support.toy import toy_machine
 
 
 @pytest.mark.parametrize("reason", list(RunReason))
@@ -76,3 +77,12 @@ def test_compare_says_nothing_about_a_passed_run():
                                               ("exit", 5), ("poweroff", 5)])
 def test_run_exit_status_by_reason(reason, code):
     assert cli.run_exit_code(RunResult(reason, exit_status=5)) == code
+
+
+def test_a_platform_asking_to_stop_for_an_unknown_reason_fails_at_the_call():
+    m = toy_machine([("HALT",)])
+    with pytest.raises(TcglabError, match="unknown run reason 'power-off'") as err:
+        m.request_exit(0, "power-off")  # a typo of "poweroff": caught before the run
+    assert "\n" not in str(err.value) and not m.stop_requested
+    m.request_exit(0, "poweroff")  # a platform may still name a reason by its value
+    assert m.run().reason is RunReason.POWEROFF

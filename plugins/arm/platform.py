@@ -39,6 +39,7 @@ from core.config import option, plugin_options
 from core.cpu import CPURunState, CPUState, GuestException
 from core.errors import GuestError
 from core.ir import M32
+from core.outcome import RunReason
 
 from .cpu import CPSR_T, ArmExcp
 from .semihosting import Semihosting
@@ -293,12 +294,12 @@ class VirtPlatform:
                 return PSCI_INVALID_PARAMETERS
             return AFFINITY_OFF if target.run_state is CPURunState.OFF else AFFINITY_ON
         if fn == PSCI_SYSTEM_OFF:
-            self.machine.request_exit(0, "poweroff")
+            self.machine.request_exit(0, RunReason.POWEROFF)
             self.power_off(cpu)
             return None
         if fn == PSCI_SYSTEM_RESET:
             # tcglab does not reboot a guest: the run ends as a power-off, reason "reset"
-            self.machine.request_exit(0, "reset")
+            self.machine.request_exit(0, RunReason.RESET)
             self.power_off(cpu)
             return None
         if fn == PSCI_CPU_SUSPEND:

@@ -603,14 +603,14 @@ class Semihosting:
 
     def sys_exit(self, cpu: CPUState, arg: int) -> None:
         # A32: r1 is the reason itself; only ApplicationExit is a success (QEMU's rule)
-        self.platform.machine.request_exit(0 if arg == ADP_Stopped_ApplicationExit else 1, "exit")
+        self.platform.machine.request_exit(0 if arg == ADP_Stopped_ApplicationExit else 1)
         return None
 
     def sys_exit_extended(self, cpu: CPUState, arg: int) -> None:
         reason, subcode = self.read_block(cpu, arg, 2)
         status = (subcode - (1 << 32) if subcode & 0x8000_0000 else subcode) \
             if reason == ADP_Stopped_ApplicationExit else 1
-        self.platform.machine.request_exit(status, "exit")
+        self.platform.machine.request_exit(status)
         return None
 
     def sys_elapsed(self, cpu: CPUState, arg: int) -> int:
