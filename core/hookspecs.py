@@ -12,7 +12,8 @@ When plugins load, an ``@hookimpl`` whose name is not a spec here is an error na
 (pluggy's ``check_pending()``; mark a hook another plugin specifies
 ``optionalhook=True``), and so is a plugin whose ``tcglab_requires`` names a plugin that
 is not loaded.  Event hooks accept wrapper implementations (``wrapper=True`` or
-``hookwrapper=True``); registration hooks refuse them.  Whatever an implementation
+``hookwrapper=True``); the hooks that fill a registry (registration, command-line
+options) refuse them.  Whatever an implementation
 raises reaches the user as one line naming the plugin and the hook (a
 :class:`~core.errors.TcglabError` keeps its own message).  docs/writing-a-frontend.md
 has the reference.
@@ -167,8 +168,10 @@ def tcglab_register_cli_options(registry: "CliOptionRegistry") -> None:
         DIR`` then does what ``--set plugins.arm.semihosting_root=DIR`` does, after
         ``--config`` and ``--set``, and errors name the flag.
 
-    Called once per command line, before it is parsed, on the plugins the config leaves
-    enabled: ``tcglab run``, ``trace`` and ``compare`` take the options, and ``--help``
-    lists them.  A flag that core or another plugin already has is an error.  The return
-    value is ignored.
+    Called before a command line is parsed, on the plugins the config leaves enabled
+    (the early read of ``--config``/``--set`` that decides which those are may call it
+    once more): ``tcglab run``, ``trace`` and ``compare`` take the options, and
+    ``--help`` lists them.  A flag that core or another plugin already has is an error
+    naming both.  Like the registration hooks it refuses wrappers.  The return value is
+    ignored.
     """

@@ -63,6 +63,9 @@ BUILTIN_PLUGINS: dict[str, str] = {
 REGISTRATION_HOOKS = ("tcglab_register_ops", "tcglab_register_frontends",
                       "tcglab_register_backends", "tcglab_register_memory_policies",
                       "tcglab_register_workloads")
+#: Every hook that hands plugins a registry to fill, which a wrapper has no business
+#: around: the registration hooks and the command line's options.
+REGISTRY_HOOKS = REGISTRATION_HOOKS + ("tcglab_register_cli_options",)
 
 #: The attribute a plugin (module or object) lists the plugins it needs in, by the names
 #: ``[plugins] disable`` takes: ``tcglab_requires = ("llsc",)`` in a frontend that emits
@@ -212,7 +215,7 @@ class PluginManager:
             for impl in caller.get_hookimpls():
                 if impl.plugin is not plugin:
                     continue
-                if caller.name in REGISTRATION_HOOKS and (impl.wrapper or impl.hookwrapper):
+                if caller.name in REGISTRY_HOOKS and (impl.wrapper or impl.hookwrapper):
                     raise PluginError(
                         f"plugin {name!r}: {caller.name} is a registration hook and cannot "
                         "be a wrapper (wrapper=True or hookwrapper=True); wrappers are for "

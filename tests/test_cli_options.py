@@ -127,14 +127,27 @@ def test_a_bad_plugin_option_is_a_one_line_error(monkeypatch, capsys, flag, key,
     assert flag in err
 
 
-def test_the_same_option_from_two_plugins_is_an_error(monkeypatch, capsys):
-    def register(registry):
-        registry.add_option("--probe", f"plugins.{PROBE}.level")
-        registry.add_option("--probe", "plugins.other.level")
-    install_probe(monkeypatch, register)
+def test_the_same_option_from_two_plugins_is_an_error_naming_both(monkeypatch, capsys):
+    install_probe(monkeypatch, lambda registry: registry.add_option(
+        "--semihosting-root", f"plugins.{PROBE}.level"))  # the arm plugin adds it too
     assert cli.main(["run", "x.elf"]) == 2
     err = capsys.readouterr().err
-    assert "--probe is added twice" in err and err.count("\n") == 1
+    assert "--semihosting-root is added by both plugin" in err and err.count("\n") == 1
+    assert f"plugin {PROBE!r}" in err and "plugin 'arm'" in err
+
+
+def test_an_option_hook_cannot_be_a_wrapper(monkeypatch, capsys):
+    def register(registry):
+        yield
+    module = types.ModuleType(MODULE)
+    module.Options = ProbeOptions
+    module.tcglab_register_cli_options = hookimpl(wrapper=True)(register)
+    monkeypatch.setitem(__import__("sys").modules, MODULE, module)
+    monkeypatch.setitem(BUILTIN_PLUGINS, PROBE, MODULE)
+    assert cli.main(["run", "x.elf"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "tcglab_register_cli_options" in err
+    assert "cannot be a wrapper" in err
 
 
 def test_a_plugin_that_raises_is_named_in_one_line(monkeypatch, capsys):

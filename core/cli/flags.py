@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 from attrs import define, field
 
 from ..config import KNOWN_SCHEDULES
-from ..errors import PluginError, TcglabError
+from ..errors import PluginError
+from ..registry import calling_plugin
 
 if TYPE_CHECKING:
     from ..plugins import PluginManager
@@ -86,6 +87,7 @@ class CliOptionRegistry:
 
     def __init__(self) -> None:
         self.flags: list[ConfigFlag] = []
+        self.added_by: dict[str, str] = {}  # flag -> the plugin that added it
 
     def add_option(self, flag: str, key: str, *, kind: type = str, metavar: str = "VALUE",
                    help: str = "") -> None:  # noqa: A002 - argparse's name for it
@@ -109,33 +111,22 @@ class CliOptionRegistry:
         if kind not in KINDS:
             raise PluginError(f"{where}: kind must be one of "
                               f"{', '.join(k.__name__ for k in KINDS)}, not {kind!r}")
+        plugin = calling_plugin.get()
         for other in self.flags:
             if other.flag == flag:
-                raise PluginError(f"{where}: {flag} is added twice (also for "
-                                  f"{other.dotted_key!r})")
+                raise PluginError(f"{where}: {flag} is added by both plugin "
+                                  f"{self.added_by[flag]!r} (for {other.dotted_key!r}) and "
+                                  f"plugin {plugin!r}")
+        self.added_by[flag] = plugin
         self.flags.append(ConfigFlag(flag, keys, kind, metavar, help,
                                      dest=f"plugin option {flag}"))
 
 
 def plugin_flags(pm: "PluginManager") -> tuple[ConfigFlag, ...]:
-    """The config flags the loaded plugins contribute, through the hook relay; a plugin
-    that raises is a one-line :class:`PluginError`."""
+    """The config flags the loaded plugins contribute, through the hook relay (which,
+    as for every hook, turns what a plugin raises into one line naming it)."""
     registry = CliOptionRegistry()
-    hook = pm.hook.tcglab_register_cli_options
-    try:
-        hook(registry=registry)
-    except TcglabError:
-        raise
-    except Exception as exc:
-        # the relay does not say whose implementation raised: the traceback does
-        codes = {impl.function.__code__: impl.plugin_name for impl in hook.get_hookimpls()}
-        tb, name = exc.__traceback__, "a plugin"
-        while tb is not None:
-            if tb.tb_frame.f_code in codes:
-                name = f"plugin {codes[tb.tb_frame.f_code]!r}"
-            tb = tb.tb_next
-        raise PluginError(f"{name} raised in tcglab_register_cli_options: "
-                          f"{type(exc).__name__}: {exc}") from None
+    pm.hook.tcglab_register_cli_options(registry=registry)
     return tuple(registry.flags)
 
 
