@@ -27,6 +27,7 @@ from .translator import Translator
 if TYPE_CHECKING:
     from .loader import LoadedImage
 
+
 def guest_elf(frontend_cls: type) -> tuple[str, int]:
     """The ELF ``(e_machine, class)`` a frontend class runs (the registry has checked
     that it names its ``elf_machine``; the class defaults to 32)."""

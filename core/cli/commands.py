@@ -104,7 +104,7 @@ def finish_run(args: argparse.Namespace, config: Config, machine: "Machine") -> 
     if result.reason not in QUIET_REASONS:
         print(f"tcglab: {describe(result, config.schedule.max_insns)}", file=sys.stderr)
     if args.stats:
-        render.print_stats(result, machine)
+        render.print_stats(result)
     if args.json_file:
         payload = {"program": args.program, "argv": [args.program, *args.guest_args],
                    **attrs.asdict(result), "exit_code": code, "config": config_summary(config)}

@@ -27,7 +27,7 @@ def print_plugins(listing: dict[str, Any]) -> None:
         console.print(table)
 
 
-def print_stats(result, machine, file=None) -> None:
+def print_stats(result, file=None) -> None:
     """Rich tables of the counters, per vCPU and per memory policy, on ``file`` (stderr)."""
     from rich.console import Console
     from rich.table import Table

@@ -1,4 +1,4 @@
-"""The ``virt`` board (plugins/arm/platform.py) and ``tcglab run`` (core/cli.py).
+"""The ``virt`` board (plugins/arm/platform.py) and ``tcglab run`` (core/cli/).
 
 Without the ARM frontend: a fake register adapter (:class:`FakeRegs`) stands in for
 ``machine.frontend`` in the unit tests, and :class:`ToyVirt` (the toy ISA of

@@ -20,6 +20,7 @@ from core.builder import Builder
 from core.cpu import EXCP, helper_raise_exception
 from core.frontend import DisasContext, DisasJump
 from core.ir import I32, Cond, MemOp, Temp
+from core.softmmu import PAGE_BITS
 
 from . import decode as d
 from . import helpers as h
@@ -343,7 +344,7 @@ def is_semihosting_call(s: RvDisas) -> bool:
     """The RISC-V semihosting sequence around this EBREAK, all three on one page (so
     that reading them cannot fault), as QEMU's ``trans_ebreak`` checks."""
     pre, post = s.pc - 4, s.pc + 4
-    if pre < 0 or (pre >> 12) != (post >> 12):
+    if pre < 0 or (pre >> PAGE_BITS) != (post >> PAGE_BITS):
         return False
     ctx = s.ctx
     return ctx.ld_code32(pre) == SEMIHOST_PRE and ctx.ld_code32(post) == SEMIHOST_POST
