@@ -145,6 +145,9 @@ class Registry:
                             ("memory_policies", self.memory_policies),
                             ("workloads", self.workloads)):
             out[kind] = [{"name": n, "plugin": p, "description": doc(c)} for n, c, p in table]
+        for row, (_n, cls, _p) in zip(out["memory_policies"], self.memory_policies):
+            stats = getattr(cls, "Stats", None)  # what the policy counts, as it declares it
+            row["counters"] = stats.descriptions() if stats is not None else {}
         out["ops"] = [{"name": d.name, "plugin": self.op_providers[d.name], "description": d.doc}
                       for d in sorted(self.optable, key=lambda d: d.name)]
         return out

@@ -5,6 +5,7 @@ and table show for each policy what it declares, and nothing it does not."""
 from __future__ import annotations
 
 import csv
+import json
 
 import pytest
 from attrs import define
@@ -109,3 +110,19 @@ def test_compare_shows_what_each_policy_declares(tmp_path, capsys):
     assert own["stop-the-world"].startswith("slow_stores ") and "stop_the_world " in own[
         "stop-the-world"]
     assert "policy's own counters" in out and "stop_the_world" in out
+
+
+def test_tcglab_plugins_says_what_each_policy_counts(capsys):
+    assert cli.main(["plugins", "--json"]) == 0
+    listed = {row["name"]: row["counters"]
+              for row in json.loads(capsys.readouterr().out)["memory_policies"]}
+    for name, cls in policies().items():
+        assert listed[name] == cls.Stats.descriptions()
+    assert cli.main(["plugins"]) == 0
+    text = capsys.readouterr().out
+    table = text[text.index("memory policy counters"):text.index("workloads")]
+    # a counter only one policy keeps is credited to it, with what it counts
+    row = next(line for line in table.splitlines() if "stop_the_world" in line)
+    assert "stop-the-world" in row and "SCs completed" in row
+    # two policies that count different things under one name get a row each
+    assert sum("helper_calls" in line for line in table.splitlines()) == 2

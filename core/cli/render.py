@@ -25,6 +25,26 @@ def print_plugins(listing: dict[str, Any]) -> None:
         if not listing[kind]:
             table.add_row("(none installed)", "", "")
         console.print(table)
+        if kind == "memory_policies" and listing[kind]:
+            console.print(_policy_counters_table(listing[kind]))
+
+
+def _policy_counters_table(policies: list[dict[str, Any]]) -> Any:
+    """Each counter the memory policies declare: which keep it, and what it counts."""
+    from rich.table import Table
+
+    # one row per meaning: two policies may count different things under one name
+    kept_by: dict[tuple[str, str], list[str]] = {}
+    for row in policies:
+        for name, doc in row.get("counters", {}).items():
+            kept_by.setdefault((name, doc), []).append(row["name"])
+    table = Table(title="memory policy counters", title_justify="left")
+    for column in ("counter", "kept by", "what it counts"):
+        table.add_column(column)
+    for (name, doc), owners in kept_by.items():
+        table.add_row(name, "every policy" if len(owners) == len(policies) else
+                      ", ".join(owners), doc)
+    return table
 
 
 def print_stats(result, file=None) -> None:
