@@ -58,6 +58,8 @@ each run on a fresh machine, and prints one row per workload and strategy:
                 store-conditionals executed, failed, and failed although no other vCPU
                 wrote the reserved bytes (the memory policy's counters)
   slow path     slow-path loads + stores (softmmu), TLB flushes (softmmu, all vCPUs)
+  own counters  what the strategy counts besides the SCs (`tcglab plugins` says what
+                each counter counts)
   insns, MIPS   guest instructions (all seeds) and guest MIPS (insns / wall time)
   overhead      the cell's wall time / the baseline strategy's cell's, same workload
                 ("-" when the baseline is not in the grid); per insn: the same per
