@@ -8,9 +8,13 @@ left through, :data:`EXIT_NOCHAIN` for ``exit_tb``, or :data:`EXIT_BUDGET` when 
 slice ended inside a TB (the guest pc then points at the next instruction to run), and
 ``executed`` counts every guest instruction run in the call.  Guest exceptions
 propagate as :class:`~core.cpu.GuestException` with ``pc`` and ``executed`` filled in;
-any other exception ends the run, and a backend that completed instructions in the call
-before it sets its ``executed`` attribute to their number.  A backend never adds to the
-instruction counters itself: ``core.exec.cpu_exec`` counts what it reports.
+any other exception (a helper's or a plugin's error) ends the run and leaves with its
+``executed`` attribute set the same way: the guest instructions the call started before
+it was raised, the one running then included (the interpreter counts an instruction as it
+starts it), across every TB the call chained to; none when it was raised before the
+first.  So the run's counters are the same on every backend whatever ends it.  A backend
+never adds to the instruction counters itself: ``core.exec.cpu_exec`` counts what it
+reports.
 
 A backend that follows chained exits itself (as QEMU's generated code jumps straight
 from TB to TB) must behave exactly as if the dispatcher had: it stops where the

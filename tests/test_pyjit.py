@@ -448,7 +448,7 @@ KEYWORDS = {"def", "if", "elif", "else", "while", "try", "except", "raise", "ret
 FIXED_NAMES = {"cpu", "env", "rem", "mm", "ip", "n", "ipc", "left", "it", "lk", "w", "_b",
                "_i", "_k", "_s", "_v", "_e", "_st", "_tb", "_xs", "_xn", "_xm", "_xp", "_ar",
                "_aw", "_hs", "_ad", "_ls", "_ss", "_sn", "_rp", "_wp", "_KE", "_C", "_CNT", "_IPC", "_MI", "_MX",
-               "_PC0", "_V", "_GE", "_FALLOFF", "_sp", "_chk", "_fl", "get", "executed",
+               "_PC0", "_V", "_BE", "_FALLOFF", "_sp", "_chk", "_fl", "get", "executed",
                "pyjit_pc", "stats", "tbs_executed", "tb_chain_hits", "exit_request"}
 NUMBERED_NAME = re.compile(r"g[0-9]+|t[0-9]+(_[0-9]+)?|_[fupk][0-9]+|_[TJ][0-9]+")
 

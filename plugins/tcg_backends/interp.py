@@ -53,8 +53,9 @@ def _op(op: Op, label_at: dict[int, int]) -> tuple:
 def run(code: list[tuple], cpu, tb: TranslationBlock, budget: int,
         set_pc: Callable[[object, int], None]) -> tuple[int, int]:
     """Run ``code`` (from :func:`prepare`) for at most ``budget`` instructions; returns
-    ``(exit, executed)``.  A guest exception leaves with ``executed`` and ``insn_pc`` (the
-    pc of the instruction that raised it) set; the caller finishes it.  (pyjit's tier 0
+    ``(exit, executed)``.  Any exception leaves with ``executed`` (the instructions
+    started, the raising one included: see ``core.backend``) and ``insn_pc`` (the pc of
+    the instruction that raised it) set; the caller finishes a guest exception.  (pyjit's tier 0
     makes the same calls in the same order from closures prepared per op.)"""
     env = cpu.env
     frame = [0] * tb.n_locals
@@ -98,7 +99,7 @@ def run(code: list[tuple], cpu, tb: TranslationBlock, budget: int,
                 return extra, executed
             elif kind == K_EXIT_TB:
                 return EXIT_NOCHAIN, executed
-    except GuestException as exc:
+    except BaseException as exc:  # a helper's error too: its executed counts as a guest's
         exc.executed = executed
         exc.insn_pc = insn_pc
         raise

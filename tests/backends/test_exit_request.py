@@ -8,9 +8,11 @@ code, so a backend that ignored the word would run on past the boundary and the 
 would see a later iteration.  Checked for queued work (an asynchronous TLB flush, also
 when the slice ends inside the TB that queued it: the work then waits for the next TB
 boundary), a stop request, a vCPU halting itself, and that the instruction counters
-add up (``machine.insns`` is the sum of the vCPUs').  Then a real workload under the
-asynchronous flush with slices ending inside TBs, where arm-host once ran on through
-chained host code with a flush queued (it did not test the word as it entered code).
+add up (``machine.insns`` is the sum of the vCPUs'), also when a helper's error ends the
+run inside a chain (where every backend counts what the interpreter does).  Then a real
+workload under the asynchronous flush with slices ending inside TBs, where arm-host once
+ran on through chained host code with a flush queued (it did not test the word as it
+entered code).
 """
 
 from __future__ import annotations
@@ -174,19 +176,48 @@ def test_insns_of_the_machine_are_the_sum_of_the_vcpus(diff_backend):
     assert all(run == runs[0] for run in runs[1:])
 
 
-def test_insns_still_add_up_when_a_helper_error_ends_the_run(diff_backend):
+def _poked(iteration: int) -> int:
+    """Instructions started when the POKE of loop iteration ``iteration`` (from 1) runs:
+    3 MOVIs, the iterations before of 5 instructions each, and ADDI, POKE."""
+    return 3 + 5 * (iteration - 1) + 2
+
+
+def _in_region(m: Machine, pc: int) -> bool:
+    """Whether pyjit runs the TB at ``pc`` as part of a region (a loop of chained TBs
+    compiled as one function)."""
+    code = m.translator.cache[(pc, 0)].compiled
+    return len(getattr(code, "members", ())) > 1
+
+
+# where the helper error is raised: in the run's first TB (MOVIs, ADDI, POKE, B), in TB B
+# of the third iteration (chained to from M in the same backend call: arm-host's host
+# code, pyjit's execute loop), and in the hot loop (pyjit: inside a region, which runs
+# many chained TBs in one call of its function; compiled at once or by default)
+ERROR_AT = {"first-tb": 1, "chained-tb": 3, "hot-loop": K0}
+
+
+@pytest.mark.parametrize("iteration", ERROR_AT.values(), ids=ERROR_AT.keys())
+def test_a_helper_error_counts_the_instructions_the_interpreter_counts(diff_backend, iteration):
+    """A helper error (not a guest exception) ends the run: every backend counts what the
+    interpreter does, in machine.insns and the vCPU's counters alike: every instruction
+    started before the error, the one whose helper raised it included (core.backend)."""
+    runs = []
     for backend, options in _configs(diff_backend):
         m = _machine(backend, options)
 
         def poke(cpu, value):
-            if value == AT:
+            if value == N - iteration:
                 raise TcglabError("the helper failed")
 
         m.poke = poke
         with pytest.raises(TcglabError, match="the helper failed"):
             m.run()
-        assert m.insns == sum(c.stats.insns for c in m.cpus), (backend, options)
-        assert m.insns <= POKED, (backend, options)
+        assert m.insns == sum(c.stats.insns for c in m.cpus) == _poked(iteration), \
+            (backend, options)
+        if backend == "pyjit" and iteration == K0:
+            assert _in_region(m, RAM_BASE + 3 * 4), options  # TB B: the error's TB
+        runs.append(([c.stats.as_dict() for c in m.cpus], m.cpus[0].env[5:7]))
+    assert all(run == runs[0] for run in runs[1:]), runs
 
 
 def test_async_flush_window_of_a_workload_is_the_interpreters(diff_backend):

@@ -148,9 +148,11 @@ class ArmHostBackend(Backend):
         fault, rt.fault = rt.fault, None
         if fault is not None:
             exc, insn_pc, r5 = fault
-            if not isinstance(exc, GuestException):
-                raise exc
+            # r5 is decremented as each instruction starts: what ran, the raising
+            # instruction included, also for a helper's error (core.backend)
             exc.executed = budget - r5
+            if not isinstance(exc, GuestException):
+                raise exc  # not the guest's: the run ends here
             if insn_pc is None:
                 insn_pc = tb.pc
             if exc.pc is None:

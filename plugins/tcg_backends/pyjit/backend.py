@@ -200,7 +200,7 @@ class PyJitBackend(Backend):
             code.structured = False
         ipc, cnt = writer.tables()
         env = dict(ns.values)
-        env.update({"__builtins__": {}, "_GE": GuestException, "_KE": KeyError,
+        env.update({"__builtins__": {}, "_BE": BaseException, "_KE": KeyError,
                     "_fl": guard.tb_flags, "_chk": guard.check,
                     "_sp": self._frontend.set_pc, "_IPC": ipc, "_CNT": cnt,
                     "_FALLOFF": self._falloff})
@@ -359,21 +359,18 @@ class PyJitBackend(Backend):
                         break
                     chained += 1
                 tb = nxt
-        except GuestException as exc:
+        except BaseException as exc:
+            # the guest's, or any other (which ends the run): counted alike (core.backend)
             insn_pc = exc.__dict__.pop("pyjit_pc", None)
-            if insn_pc is None:  # raised before the TB's code ran (it annotates its own)
+            if insn_pc is None:  # raised outside a TB's code (which annotates its own)
                 insn_pc, exc.executed = tb.pc, 0
             exc.executed += executed
-            if exc.pc is None:
-                exc.pc = insn_pc
-            if exc.restore:
-                fe.restore_state_to_opc(cpu, insn_pc)
             self._count(cpu, chained, looked_up)
-            raise
-        except BaseException as exc:
-            # not the guest's: the run ends here; cpu_exec counts what completed
-            exc.executed = executed
-            self._count(cpu, chained, looked_up)
+            if isinstance(exc, GuestException):
+                if exc.pc is None:
+                    exc.pc = insn_pc
+                if exc.restore:
+                    fe.restore_state_to_opc(cpu, insn_pc)
             raise
         if chained or looked_up:
             self._count(cpu, chained, looked_up)

@@ -28,8 +28,11 @@ the instructions run, and which TB of the unit it left from.
   were chained when the unit was built are vouched for by the backend's cell ``_V``,
   cleared when any of them is unchained or relinked, so under ``w`` a transition is a
   subtraction and a compare.
-* Guest exceptions leave with ``executed`` and the instruction's pc attached (``ip``
-  indexes a table of the raising sites) for the backend to finish as the interpreter.
+* Exceptions leave with ``executed`` and the instruction's pc attached (``ip`` indexes a
+  table of the raising sites) for the backend to finish as the interpreter: a guest
+  exception, and as well any other (a helper's or a plugin's error, which ends the run:
+  the instructions started count, the raising one included, see ``core.backend``).  The
+  handler costs nothing while no exception is raised.
 
 Only names made up here or in :mod:`.steps` and decimal numbers reach the source.
 """
@@ -139,7 +142,7 @@ class FunctionWriter:
         self._line("return (_xs, _xn, _xm)", 2)
         shared_exit = self.lines
         counted = "n" if dynamic else "_CNT[ip]"
-        tail = ["    except _GE as _e:",
+        tail = ["    except _BE as _e:",
                 f"        _e.executed = {self._used() + ' + ' if self.loop else ''}{counted}",
                 f"        _e.pyjit_pc = {'ipc' if dynamic else '_IPC[ip]'}"]
         if self.loop:

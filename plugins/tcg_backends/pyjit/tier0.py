@@ -15,8 +15,9 @@ live and stores its outputs, made by a factory written (and compiled) once per *
 factories' source holds only numbers and fixed names: temps are ``env``/``frame``
 indices bound as closure cells, never text.
 
-The protocol is the generated functions': ``(exit, executed, 0)`` back, guest exceptions
-annotated with ``executed`` and ``pyjit_pc`` for the backend to finish.
+The protocol is the generated functions': ``(exit, executed, 0)`` back, exceptions (the
+guest's or a helper's) annotated with ``executed`` and ``pyjit_pc`` for the backend to
+finish.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from core.backend import EXIT_BUDGET, EXIT_NOCHAIN
-from core.cpu import GuestException
 from core.ir import TranslationBlock
 from core.operands import W_CONST, W_ENV, where
 
@@ -142,7 +142,7 @@ def run(prepared: tuple[list, list[int]], cpu, tb: TranslationBlock, budget: int
             i = op(cpu, env, frame)
             if i < 0:
                 return _LEAVE - i, executed, 0
-    except GuestException as exc:
+    except BaseException as exc:  # a helper's error too (see the interpreter's run)
         exc.executed = executed
         exc.insn_pc = exc.pyjit_pc = insn_pc
         raise
