@@ -76,7 +76,11 @@ def cpu_exec(machine: "Machine", cpu: CPUState, budget: int) -> int:
                 if exc.excp is EXCP.ATOMIC:
                     if exc.restore and exc.executed:
                         executed -= 1  # rewound, not completed: step_atomic runs and counts it
-                    n, keep_running = step_atomic(machine, cpu)
+                    try:
+                        n, keep_running = step_atomic(machine, cpu)
+                    except BaseException as err:  # the step's count, as below
+                        executed += getattr(err, "executed", 0)
+                        raise
                     executed += n
                     if not keep_running:
                         break
@@ -180,4 +184,8 @@ def step_atomic(machine: "Machine", cpu: CPUState) -> tuple[int, bool]:
         raise GuestError(f"vCPU {cpu.index}: the instruction at pc={pc:#010x} asked for "
                          "exclusive mode while running in it (a memory policy that never "
                          "completes in exclusive mode)")
-    return raised.executed, handle_exception(machine, cpu, raised)
+    try:
+        return raised.executed, handle_exception(machine, cpu, raised)
+    except BaseException as err:  # the run ends on the step's error: count what it ran
+        err.executed = raised.executed
+        raise

@@ -107,3 +107,21 @@ def test_a_fault_in_the_exclusive_step_is_reported_like_any_other():
                                          r"pc=0x4000000c$"):
         m.run()
     assert m.exclusive_cpu is None
+
+
+@pytest.mark.parametrize("backend", ["interp", "pyjit", "arm-host"])
+def test_an_error_in_the_exclusive_step_counts_the_instructions_up_to_it(backend):
+    # the run ends on the policy's error, raised while the SC runs alone: the report's
+    # count is every instruction started, the SC included, as for an error anywhere else
+    program = li(1, X) + [("LL", 2, 1, 0), ("ADDI", 2, 2, 1), ("SC", 3, 2, 1), ("EXIT", 0, 3)]
+    m = machine(program, STW, backend=backend)
+
+    def broken(cpu, addr, value, memop, _real=m.policy.store_cond):
+        if m.exclusive_cpu is cpu:
+            raise RuntimeError("policy bug")
+        return _real(cpu, addr, value, memop)
+    m.policy.store_cond = broken
+    with pytest.raises(Exception, match="policy bug"):
+        m.run()
+    sc_number = next(i for i, insn in enumerate(program) if insn[0] == "SC") + 1
+    assert m.insns == m.cpus[0].stats.insns == sc_number
