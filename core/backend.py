@@ -21,8 +21,10 @@ from TB to TB) must behave exactly as if the dispatcher had: it stops where the
 dispatcher would (the budget counts across TBs), and it returns to the dispatcher at a
 TB boundary whenever the vCPU's exit-request word ``cpu.exit_request`` is set (queued
 work, a stop request, the vCPU no longer running: see :class:`~core.cpu.CPUState`),
-testing that word and nothing else, in one place (the word may be mirrored where its
-code reads it, as arm-host mirrors it into host memory); it counts each TB it entered
+testing that word and nothing else wherever it follows a chain (one test per layer that
+follows chains: arm-host's generated code; pyjit's loop between its compiled units and
+its generated code inside one), and the word may be mirrored where its code reads it, as
+arm-host mirrors it into host memory; it counts each TB it entered
 that way in ``cpu.stats.tbs_executed`` and ``cpu.stats.tb_chain_hits``.  So the same
 seed gives the same interleaving on every backend.
 
