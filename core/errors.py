@@ -29,6 +29,12 @@ class PluginError(TcglabError):
     exit_code = 2
 
 
+class ComponentCrash(PluginError):
+    """A component a plugin supplies (frontend, backend, memory policy, helper) raised an
+    exception of its own while the machine ran: the run cannot go on, and the message
+    names the plugin and where it raised (``raise ... from`` keeps the original)."""
+
+
 class GuestError(TcglabError):
     """The guest did something the machine cannot continue from (fault, undefined insn)."""
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from .config import Config, plugin_options
 from .cpu import EXIT_REQUEST_STOP, CPURunState, CPUState, cpu_exit
-from .errors import ConfigError, did_you_mean
+from .errors import ComponentCrash, ConfigError, TcglabError, did_you_mean
 from .exec import cpu_exec
 from .frontend import Frontend
 from .memory_policy import NoOptions
@@ -163,13 +163,46 @@ class Machine:
         older heap instead hid the garbage of earlier machines from every collection
         that happened during a run, which is when they happen: a test session grew to
         16 GB.)
+
+        An exception of a plugin's own (not a :class:`~core.errors.TcglabError`) raised
+        while the machine runs, on a hot path pluggy does not stand on, leaves as a
+        one-line :class:`~core.errors.ComponentCrash` naming the plugin (see
+        :meth:`crash`); the original is its ``__cause__``.
         """
         young, middle, full = gc.get_threshold()
         gc.set_threshold(young, middle, max(full, FULL_COLLECTION_EVERY))
         try:
             return self._run()
+        except TcglabError:
+            raise
+        except Exception as exc:
+            raise self.crash(exc) from exc
         finally:
             gc.set_threshold(young, middle, full)
+
+    def crash(self, exc: Exception) -> ComponentCrash:
+        """``exc`` as one line: the plugin whose code raised it (the innermost frame in a
+        plugin's modules), where, and which vCPU was running."""
+        frames = []
+        tb = exc.__traceback__
+        while tb is not None:
+            frames.append(tb.tb_frame)
+            tb = tb.tb_next
+        who, where = "tcglab itself (not a plugin: a bug to report)", ""
+        for frame in reversed(frames):  # innermost first
+            plugin = self.plugins.plugin_of_module(frame.f_globals.get("__name__") or "")
+            if plugin is not None:
+                who = f"plugin {plugin!r}"
+                where = (f" in {frame.f_code.co_name} ({frame.f_code.co_filename}:"
+                         f"{frame.f_lineno})")
+                break
+        if not where and frames:
+            last = frames[-1]
+            where = f" in {last.f_code.co_name} ({last.f_code.co_filename}:{last.f_lineno})"
+        cpu = self.current_cpu
+        running = f" while vCPU {cpu.index} ran" if cpu is not None else ""
+        text = " ".join(f"{type(exc).__name__}: {exc}".split())
+        return ComponentCrash(f"{who} raised {text}{where}{running}")
 
     def _run(self) -> RunResult:
         sched_cfg = self.config.schedule

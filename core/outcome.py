@@ -13,7 +13,7 @@ from typing import Any
 
 from attrs import define, field
 
-from .errors import PluginError, TcglabError
+from .errors import ComponentCrash, PluginError, TcglabError
 
 
 class RunReason(str, Enum):
@@ -85,7 +85,9 @@ def failed_run(exc: BaseException, machine: Any, started: float) -> RunResult:
     """The result of a run that ``exc`` ended: ERROR for a :class:`TcglabError`, CRASH for
     anything else, with exit status 1 and the counters so far (``machine`` may be None
     when building it failed; ``started`` is when the run began, for its wall time)."""
-    if isinstance(exc, TcglabError):
+    if isinstance(exc, ComponentCrash):  # a plugin's own exception, already one line
+        reason, message = RunReason.CRASH, str(exc)
+    elif isinstance(exc, TcglabError):
         reason, message = RunReason.ERROR, str(exc)
     else:
         reason, message = RunReason.CRASH, f"{type(exc).__name__}: {exc}"

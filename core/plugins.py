@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import types
 import re
 from importlib import metadata
 from typing import Callable, Iterable, Sequence
@@ -294,6 +295,18 @@ class PluginManager:
     def has_impl(self, hook_name: str) -> bool:
         """True if some plugin implements ``hook_name`` (lets callers skip a per-TB hook)."""
         return bool(getattr(self.pm.hook, hook_name).get_hookimpls())
+
+    def plugin_of_module(self, module: str) -> str | None:
+        """The loaded plugin whose code module ``module`` is (the plugin's own module, or
+        one inside its package), or None for core and everything else."""
+        best, best_len = None, 0
+        for name, plugin in self.pm.list_name_plugin():
+            home = getattr(plugin, "__name__", None) if isinstance(plugin, types.ModuleType) \
+                else getattr(plugin, "__module__", None)
+            if home and (module == home or module.startswith(home + ".")) \
+                    and len(home) > best_len:
+                best, best_len = name, len(home)
+        return best
 
     def plugin_names(self) -> list[str]:
         """Names of the loaded plugins (blocked ones are not loaded)."""

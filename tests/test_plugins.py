@@ -26,7 +26,7 @@ from core.hookspecs import hookimpl
 from core.ir import BASE_OPS, I32, OpDef, OpFlag, TranslationBlock
 from core.machine import Machine
 from tests.toyisa import RAM_BASE
-from core.memory_policy import MemoryPolicy
+from core.memory_policy import MemoryPolicy, PolicyStats
 from core.plugins import AUTOLOAD_ENV, BUILTIN_PLUGINS, PluginManager
 from plugins.tcg_backends.interp import InterpBackend
 from tests import toyisa
@@ -126,7 +126,9 @@ def test_listing_shape(builtin_pm):
     for kind, rows in listing.items():
         assert [r["name"] for r in rows] == sorted(r["name"] for r in rows), kind
         for row in rows:
-            assert set(row) == {"name", "plugin", "description"}
+            # a memory policy also says what it counts (its Stats' descriptions)
+            extra = {"counters"} if kind == "memory_policies" else set()
+            assert set(row) == {"name", "plugin", "description"} | extra
             assert "\n" not in row["description"]
     assert listing["frontends"] == []
     assert listing["backends"] == [{
@@ -686,8 +688,8 @@ def test_entry_point_plugin_is_autoloaded(demo_dist):
     assert "demo" in pm.plugin_names()
     assert pm.registry.memory_policy("demo-policy").__module__ == DEMO_MODULE
     assert {"name": "demo-policy", "plugin": "demo",
-            "description": "A policy from an installed distribution."} in \
-        pm.registry.listing()["memory_policies"]
+            "description": "A policy from an installed distribution.",
+            "counters": PolicyStats.descriptions()} in pm.registry.listing()["memory_policies"]
 
 
 def test_entry_point_plugin_is_selectable_in_config(demo_dist, monkeypatch):

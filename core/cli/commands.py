@@ -60,8 +60,9 @@ def run_exit_code(result: RunResult) -> int:
 
 
 #: The reasons ``tcglab run`` says nothing about: the guest ended the run itself (an
-#: ERROR is reported as the error it is).
-QUIET_REASONS = frozenset({RunReason.EXIT, RunReason.POWEROFF, RunReason.ERROR})
+#: ERROR, or a plugin's CRASH, is reported as the error it is).
+QUIET_REASONS = frozenset({RunReason.EXIT, RunReason.POWEROFF, RunReason.ERROR,
+                           RunReason.CRASH})
 
 
 def cmd_run(args: argparse.Namespace, plugins: Plugins) -> int:
