@@ -62,17 +62,22 @@ class Machine:
         self.exit_reason: RunReason | None = None
         self.exclusive_cpu: CPUState | None = None
         self.current_cpu: CPUState | None = None
-
-        self.frontend = fe_cls(self)
-        self.cpus = [CPUState(self, i, self.frontend.layout) for i in range(config.machine.vcpus)]
-        self.policy = pol_cls(self, plugin_options(config, pol_cls.name, pol_cls.Options))
-        for cpu in self.cpus:
-            cpu.mmu = SoftMMU(cpu, self)
-            self.frontend.reset_cpu(cpu)
-        self.backend = be_cls(self, plugin_options(config, be_cls.name, be_cls.Options))
-        self.translator = Translator(self)
-        self.memory.on_code_write = self.translator.invalidate_page
         self.insns = 0
+        try:  # the components are plugins' code: what they raise is said in one line
+            self.frontend = fe_cls(self)
+            self.cpus = [CPUState(self, i, self.frontend.layout)
+                         for i in range(config.machine.vcpus)]
+            self.policy = pol_cls(self, plugin_options(config, pol_cls.name, pol_cls.Options))
+            for cpu in self.cpus:
+                cpu.mmu = SoftMMU(cpu, self)
+                self.frontend.reset_cpu(cpu)
+            self.backend = be_cls(self, plugin_options(config, be_cls.name, be_cls.Options))
+            self.translator = Translator(self)
+        except TcglabError:
+            raise
+        except Exception as exc:
+            raise self.crash(exc) from exc
+        self.memory.on_code_write = self.translator.invalidate_page
         self.plugins.call_event("tcglab_machine_created", machine=self)
 
     def _check_option_tables(self) -> None:
@@ -182,7 +187,7 @@ class Machine:
 
     def crash(self, exc: Exception) -> ComponentCrash:
         """``exc`` as one line: the plugin whose code raised it (the innermost frame in a
-        plugin's modules), where, and which vCPU was running."""
+        plugin's modules), where, and which vCPU was running (if one was)."""
         frames = []
         tb = exc.__traceback__
         while tb is not None:

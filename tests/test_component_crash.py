@@ -103,3 +103,17 @@ def test_tcglab_run_prints_one_line(monkeypatch, capsys):
     err = capsys.readouterr().err
     assert status == 2 and err.count("\n") == 1
     assert err.startswith("tcglab: error: plugin 'broken' raised KeyError:")
+
+
+def test_a_component_that_raises_while_the_machine_is_built_is_one_line():
+    module = broken_plugin()
+    exec(compile("def init(self, machine, options=None):\n    return {}['missing']\n",
+                 "tcglab_broken_policy.py", "exec"), module.__dict__)
+    module.Broken.__init__ = module.init  # its constructor fails, in the plugin's code
+    config = parse_config({"machine": {"frontend": "toy", "memory_policy": "broken",
+                                       "ram_size": "1M"}}, "<test>")
+    pm = PluginManager(autoload=False, extra=[("toyisa", toyisa), ("broken", module)])
+    with pytest.raises(ComponentCrash) as err:
+        Machine(config, pm)
+    assert "\n" not in str(err.value) and not str(err.value).endswith(" ran")
+    assert str(err.value).startswith("plugin 'broken' raised KeyError: 'missing' in init ")
