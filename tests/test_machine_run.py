@@ -10,6 +10,7 @@ import weakref
 import pytest
 
 import core.machine as machine_mod
+from core.errors import ComponentCrash
 from tests.support.toy import toy_machine
 
 
@@ -44,8 +45,9 @@ def test_thresholds_come_back_when_the_run_raises(monkeypatch):
         raise RuntimeError("a plugin failed")
 
     monkeypatch.setattr(machine_mod, "cpu_exec", boom)
-    with pytest.raises(RuntimeError, match="a plugin failed"):
-        toy_machine([("HALT",)]).run()
+    with pytest.raises(ComponentCrash, match="RuntimeError: a plugin failed") as err:
+        toy_machine([("HALT",)]).run()  # one line for the user, the original its cause
+    assert isinstance(err.value.__cause__, RuntimeError)
     assert gc.get_threshold() == before
 
 
